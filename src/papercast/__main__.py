@@ -1,0 +1,5 @@
+"""`python -m papercast` runs the command-line interface."""
+
+from papercast.cli.main import run
+
+run()

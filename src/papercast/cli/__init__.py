@@ -1,0 +1,1 @@
+"""The `papercast` command line: one module per command family, errors shown as messages."""

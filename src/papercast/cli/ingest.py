@@ -1,0 +1,91 @@
+"""`papercast ingest` and `papercast demo`: load files of paper metadata into the catalog."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from importlib.resources import files
+from pathlib import Path
+
+import typer
+
+from papercast.cli.context import EXIT_PARTIAL, papercast_app
+from papercast.cli.progress import IngestProgress
+from papercast.domain.errors import InvalidInput, SourceError
+from papercast.domain.ingest import IngestReport, Rejection
+from papercast.services.ingest import IngestService
+from papercast.sources.detect import FORMATS, open_source
+
+DEMO_CORPUS = "demo-papers.jsonl"
+
+
+def register(root: typer.Typer) -> None:
+    @root.command("ingest")
+    def ingest(
+        paths: list[Path] = typer.Argument(..., help="Files to ingest (.gz is read transparently)."),
+        fmt: str | None = typer.Option(None, "--format", "-f",
+                                       help=f"One of {', '.join(FORMATS)}; detected when omitted."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout."),
+    ) -> None:
+        """Ingest paper metadata files; re-running the same input changes nothing.
+
+        Exit status: 0 when everything was stored, 1 when records were rejected or a file
+        could not be read, 2 when the command could not run.
+        """
+        if fmt is not None and fmt not in FORMATS:
+            raise typer.BadParameter(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}",
+                                     param_hint="--format")
+        with papercast_app() as papercast:
+            report, errors = ingest_files(papercast.ingest, paths, fmt, show_progress=not as_json)
+        print_report(report, errors, as_json)
+        if report.rejected or errors:
+            raise typer.Exit(EXIT_PARTIAL)
+
+    @root.command("demo")
+    def demo(force: bool = typer.Option(False, help="Load even when the catalog is not empty.")) -> None:
+        """Load the bundled demo corpus (236 neural-network papers) into an empty catalog."""
+        with papercast_app() as papercast:
+            count = papercast.catalog.stats().papers
+            if count and not force:
+                typer.echo(f"catalog holds {count} papers; demo corpus not loaded (use --force)")
+                return
+            path = Path(str(files("papercast") / "data" / DEMO_CORPUS))
+            report, errors = ingest_files(papercast.ingest, [path], "jsonl", show_progress=False)
+        print_report(report, errors, as_json=False)
+
+
+def ingest_files(service: IngestService, paths: list[Path], fmt: str | None,
+                 show_progress: bool) -> tuple[IngestReport, list[dict[str, str]]]:
+    """Ingest each file in turn; a file that cannot be read is an error, the others go on."""
+    total = IngestReport()
+    errors: list[dict[str, str]] = []
+    for path in paths:
+        try:
+            source = open_source(path, fmt)
+            with IngestProgress(path.name, enabled=show_progress and sys.stderr.isatty()) as progress:
+                report = service.ingest(source.items(), source.name, on_batch=progress.update)
+        except (SourceError, InvalidInput, OSError) as error:
+            message = getattr(error, "strerror", None) or str(error)
+            errors.append({"path": str(path), "error": message,
+                           "code": getattr(error, "code", None) or type(error).__name__})
+            continue
+        report.rejections = [_located(r, path) for r in report.rejections]
+        total.add(report)
+    return total, errors
+
+
+def _located(rejection: Rejection, path: Path) -> Rejection:
+    return replace(rejection, location=f"{path.name} {rejection.location}")
+
+
+def print_report(report: IngestReport, errors: list[dict[str, str]], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({**report.as_dict(), "errors": errors}, ensure_ascii=False))
+        return
+    typer.echo(f"{report.new} new, {report.updated} updated, {report.unchanged} unchanged, "
+               f"{report.rejected} rejected")
+    for rejection in report.rejections:
+        typer.echo(f"  rejected {rejection.location}: {rejection.reason}", err=True)
+    for error in errors:
+        typer.echo(f"error: {error['path']}: {error['error']}", err=True)

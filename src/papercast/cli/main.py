@@ -1,0 +1,33 @@
+"""The `papercast` command: assembles the command families into one Typer app."""
+
+from __future__ import annotations
+
+import typer
+
+from papercast.cli import config as config_commands
+from papercast.cli import db as db_commands
+from papercast.cli import ingest as ingest_commands
+from papercast.cli import papers as paper_commands
+from papercast.cli.context import configure_logging, guarded, load_settings
+
+app = typer.Typer(
+    name="papercast",
+    help="papercast: ingest, search and follow research papers on your own machine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db_commands.app, name="db")
+app.add_typer(config_commands.app, name="config")
+app.add_typer(paper_commands.app, name="papers")
+ingest_commands.register(app)
+paper_commands.register(app)
+
+
+@app.callback()
+def _main() -> None:
+    configure_logging(load_settings())
+
+
+def run() -> None:
+    guarded(lambda: app(prog_name="papercast"))

@@ -1,0 +1,1 @@
+"""Pure data and rules of papercast; imports nothing of ours outside `domain`."""

@@ -1,0 +1,42 @@
+"""Domain exceptions, mapped to CLI messages and HTTP problems at the edges."""
+
+from __future__ import annotations
+
+
+class PapercastError(Exception):
+    """Base of every error papercast reports to a user as a message, not a stack trace."""
+
+
+class InvalidInput(PapercastError):
+    """Input that breaks a rule; `field` names what was wrong, `location` where (line, element)."""
+
+    def __init__(self, message: str, *, field: str | None = None, location: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.location = location
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        what = f"{self.field}: " if self.field and not self.message.startswith(self.field) else ""
+        return f"{where}{what}{self.message}"
+
+
+class NotFound(PapercastError):
+    """The thing asked for does not exist."""
+
+
+class Conflict(PapercastError):
+    """The request contradicts what is stored."""
+
+
+class SourceError(PapercastError):
+    """A source answered with an error (an arXiv error entry, an OAI-PMH error code, HTTP failure)."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SchemaOutOfDate(PapercastError):
+    """The database schema is older than this code; the message says what to run."""

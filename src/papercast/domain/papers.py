@@ -1,0 +1,469 @@
+"""Papers as the catalog knows them: canonical ids, versions, authors, and the merge rule.
+
+Pure data and rules; no I/O. Every source turns its format into `PaperRecord`s and the
+ingest service merges them into stored `Paper`s with `merge`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from enum import Enum
+
+from papercast.domain.errors import InvalidInput
+
+# New-style ids: YYMM.NNNN (0704-1412) or YYMM.NNNNN (1501 on), optional vN.
+_NEW_STYLE = re.compile(r"^(?P<id>\d{4}\.\d{4,5})(?:v(?P<version>\d+))?$")
+# Old-style ids: archive[.SUBJECT-CLASS]/YYMMNNN, optional vN. The subject class is not part of the id.
+_OLD_STYLE = re.compile(
+    r"^(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.[A-Za-z-]{2,8})?/(?P<number>\d{7})(?:v(?P<version>\d+))?$"
+)
+# Ids of records that carry no arXiv id: a lowercase namespace, a dash, and a local part.
+_LOCAL = re.compile(r"^[a-z][a-z0-9]{0,15}-[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_PREFIXES = (
+    "https://arxiv.org/abs/",
+    "http://arxiv.org/abs/",
+    "https://arxiv.org/pdf/",
+    "http://arxiv.org/pdf/",
+    "https://export.arxiv.org/abs/",
+    "http://export.arxiv.org/abs/",
+    "oai:arxiv.org:",
+    "arxiv:",
+    "abs/",
+    "pdf/",
+)
+
+MAX_ID_LENGTH = 80
+# Sane sizes: a field over these is a broken or hostile record, not a paper.
+MAX_TITLE_LENGTH = 1_000
+MAX_ABSTRACT_LENGTH = 20_000
+MAX_AUTHORS = 5_000
+MAX_AUTHOR_NAME_LENGTH = 300
+MAX_SHORT_FIELD_LENGTH = 2_000
+MAX_CATEGORIES = 30
+MAX_VERSIONS = 200
+_CATEGORY = re.compile(r"^[A-Za-z-]+(?:\.[A-Za-z-]+)?$")
+
+
+@dataclass(frozen=True)
+class ParsedId:
+    """A canonical paper id and, when the raw id named one, the version it pointed at."""
+
+    paper_id: str
+    version: int | None
+    is_arxiv: bool
+
+
+def parse_paper_id(raw: str) -> ParsedId:
+    """Canonicalise an arXiv id (any common spelling) or a namespaced local id.
+
+    `arXiv:2101.00001v2`, `https://arxiv.org/abs/2101.00001` and `2101.00001` share one id;
+    old-style ids keep their archive (`hep-th/9901001` differs from `solv-int/9901001`).
+    """
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidInput("empty paper id", field="id")
+    if len(text) > MAX_ID_LENGTH + 40:
+        raise InvalidInput(f"paper id is {len(text)} characters long", field="id")
+    lowered = text.lower()
+    for prefix in _PREFIXES:
+        if lowered.startswith(prefix):
+            text = text[len(prefix) :]
+            lowered = lowered[len(prefix) :]
+            break
+    if lowered.endswith(".pdf"):
+        text = text[:-4]
+    match = _NEW_STYLE.match(text)
+    if match:
+        yymm = int(match["id"][2:4])
+        if not 1 <= yymm <= 12:
+            raise InvalidInput(f"invalid arXiv id {raw!r}: month {yymm:02d}", field="id")
+        version = int(match["version"]) if match["version"] else None
+        return ParsedId(match["id"], _checked_version(version, raw), True)
+    match = _OLD_STYLE.match(text if "/" not in text else _lower_archive(text))
+    if match:
+        version = int(match["version"]) if match["version"] else None
+        return ParsedId(f"{match['archive']}/{match['number']}", _checked_version(version, raw), True)
+    if _LOCAL.match(text) and "/" not in text:
+        return ParsedId(text, None, False)
+    raise InvalidInput(f"invalid paper id {raw!r}", field="id")
+
+
+def _lower_archive(text: str) -> str:
+    archive, _, rest = text.partition("/")
+    head, dot, subject = archive.partition(".")
+    return f"{head.lower()}{dot}{subject}/{rest}"
+
+
+def _checked_version(version: int | None, raw: str) -> int | None:
+    if version is not None and not 1 <= version <= MAX_VERSIONS:
+        raise InvalidInput(f"invalid version in paper id {raw!r}", field="id")
+    return version
+
+
+def canonical_id(raw: str) -> str:
+    """The canonical id of `raw`, without any version suffix."""
+    return parse_paper_id(raw).paper_id
+
+
+@dataclass(frozen=True)
+class Author:
+    """One author, in order of appearance; `name` is the display form."""
+
+    name: str
+    last: str = ""
+    first: str = ""
+    suffix: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "last": self.last, "first": self.first, "suffix": self.suffix}
+
+
+@dataclass(frozen=True)
+class PaperVersion:
+    """One arXiv version: its number and when it was submitted (when known)."""
+
+    number: int
+    submitted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ExternalSignal:
+    """Popularity seen on another service, e.g. Hugging Face daily-papers upvotes."""
+
+    source: str
+    upvotes: int = 0
+    comments: int = 0
+    github_stars: int | None = None
+    observed_on: date | None = None
+
+
+@dataclass(frozen=True)
+class PaperRecord:
+    """What one source says about one paper. Empty fields mean "this source does not say".
+
+    `versions` is the version history the source knows; `version` is the version this
+    record describes (the newest of `versions` when not given). `None` means unknown.
+    """
+
+    paper_id: str
+    title: str
+    source: str
+    abstract: str = ""
+    authors: tuple[Author, ...] = ()
+    categories: tuple[str, ...] = ()
+    comments: str = ""
+    journal_ref: str = ""
+    doi: str = ""
+    report_no: str = ""
+    license: str = ""
+    withdrawn: bool = False
+    versions: tuple[PaperVersion, ...] = ()
+    version: int | None = None
+    announced_on: date | None = None
+    signal: ExternalSignal | None = None
+
+    @property
+    def described_version(self) -> int | None:
+        if self.version is not None:
+            return self.version
+        return max((v.number for v in self.versions), default=None)
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A paper as stored: the merged view over every record and source."""
+
+    paper_id: str
+    title: str
+    abstract: str = ""
+    authors: tuple[Author, ...] = ()
+    categories: tuple[str, ...] = ()
+    comments: str = ""
+    journal_ref: str = ""
+    doi: str = ""
+    report_no: str = ""
+    license: str = ""
+    withdrawn: bool = False
+    versions: tuple[PaperVersion, ...] = ()
+    latest_version: int | None = None
+    announced_on: date | None = None
+    sources: tuple[str, ...] = ()
+    signals: tuple[ExternalSignal, ...] = ()
+    content_hash: str = ""
+    change_seq: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def primary_category(self) -> str:
+        return self.categories[0] if self.categories else ""
+
+    @property
+    def is_arxiv(self) -> bool:
+        return parse_paper_id(self.paper_id).is_arxiv
+
+
+class Outcome(Enum):
+    NEW = "new"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def clean_text(value: str | None) -> str:
+    """Collapse runs of whitespace (arXiv wraps titles and abstracts at 80 columns)."""
+    if not value:
+        return ""
+    return _SPACE.sub(" ", value).strip()
+
+
+def validate_record(record: PaperRecord) -> PaperRecord:
+    """Check one incoming record and return it with canonical id and cleaned text.
+
+    Raises `InvalidInput` naming the field that is missing, malformed or over a sane size.
+    """
+    parsed = parse_paper_id(record.paper_id)
+    title = clean_text(record.title)
+    if not title:
+        raise InvalidInput("missing title", field="title")
+    _check_length("title", title, MAX_TITLE_LENGTH)
+    abstract = clean_text(record.abstract)
+    _check_length("abstract", abstract, MAX_ABSTRACT_LENGTH)
+    if len(record.authors) > MAX_AUTHORS:
+        raise InvalidInput(f"{len(record.authors)} authors (at most {MAX_AUTHORS})", field="authors")
+    for author in record.authors:
+        _check_length("authors", author.name, MAX_AUTHOR_NAME_LENGTH)
+    if len(record.categories) > MAX_CATEGORIES:
+        raise InvalidInput(f"{len(record.categories)} categories", field="categories")
+    for category in record.categories:
+        if not _CATEGORY.match(category) or len(category) > 40:
+            raise InvalidInput(f"invalid category {category[:60]!r}", field="categories")
+    for name in ("comments", "journal_ref", "doi", "report_no", "license"):
+        _check_length(name, getattr(record, name), MAX_SHORT_FIELD_LENGTH)
+    if len(record.versions) > MAX_VERSIONS:
+        raise InvalidInput(f"{len(record.versions)} versions", field="versions")
+    for version in record.versions:
+        if not 1 <= version.number <= MAX_VERSIONS:
+            raise InvalidInput(f"invalid version number {version.number}", field="versions")
+    version = record.version if record.version is not None else parsed.version
+    return replace(
+        record,
+        paper_id=parsed.paper_id,
+        title=title,
+        abstract=abstract,
+        comments=clean_text(record.comments),
+        journal_ref=clean_text(record.journal_ref),
+        doi=record.doi.strip(),
+        report_no=clean_text(record.report_no),
+        license=record.license.strip(),
+        categories=tuple(dict.fromkeys(record.categories)),
+        versions=tuple(replace(v, submitted_at=_utc(v.submitted_at)) for v in record.versions),
+        version=version,
+    )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Stored times are UTC; a time without a zone is taken to be UTC already."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _check_length(name: str, value: str, limit: int) -> None:
+    if value and len(value) > limit:
+        raise InvalidInput(f"{name} is {len(value)} characters (at most {limit})", field=name)
+
+
+def paper_from_record(record: PaperRecord) -> Paper:
+    """The stored paper that a first record about it creates."""
+    versions = _merge_versions((), record.versions)
+    latest = record.described_version
+    if latest is not None and not any(v.number == latest for v in versions):
+        versions = _merge_versions(versions, (PaperVersion(latest),))
+    paper = Paper(
+        paper_id=record.paper_id,
+        title=record.title,
+        abstract=record.abstract,
+        authors=record.authors,
+        categories=record.categories,
+        comments=record.comments,
+        journal_ref=record.journal_ref,
+        doi=record.doi,
+        report_no=record.report_no,
+        license=record.license,
+        withdrawn=record.withdrawn,
+        versions=versions,
+        latest_version=max((v.number for v in versions), default=None),
+        announced_on=record.announced_on or _first_version_date(versions),
+        sources=(record.source,),
+        signals=(record.signal,) if record.signal else (),
+    )
+    return replace(paper, content_hash=content_hash(paper))
+
+
+_METADATA_FIELDS = ("title", "abstract", "authors", "categories", "comments", "journal_ref", "doi",
+                    "report_no", "license")
+
+
+def merge(existing: Paper, record: PaperRecord) -> tuple[Outcome, Paper]:
+    """Merge one validated record into the stored paper.
+
+    Versions only move forward: a record describing an older version than the stored latest
+    changes nothing. A record of the same or a newer version updates the metadata it carries
+    (empty fields keep the stored value). A record that names no version (RSS, Hugging Face)
+    only fills fields the paper lacks and refreshes its external signal. Withdrawal is a flag.
+    """
+    incoming_version = record.described_version
+    stored_latest = existing.latest_version
+    if incoming_version is not None and stored_latest is not None and incoming_version < stored_latest:
+        return Outcome.UNCHANGED, existing
+    authoritative = incoming_version is not None or stored_latest is None
+    changes: dict[str, object] = {}
+    for name in _METADATA_FIELDS:
+        new_value = getattr(record, name)
+        old_value = getattr(existing, name)
+        if not new_value or new_value == old_value:
+            continue
+        if authoritative or not old_value:
+            changes[name] = new_value
+    versions = _merge_versions(existing.versions, record.versions)
+    if incoming_version is not None and not any(v.number == incoming_version for v in versions):
+        versions = _merge_versions(versions, (PaperVersion(incoming_version),))
+    if versions != existing.versions:
+        changes["versions"] = versions
+        changes["latest_version"] = max(v.number for v in versions)
+    if authoritative and record.withdrawn != existing.withdrawn and (
+        record.withdrawn or (incoming_version is not None and incoming_version > (stored_latest or 0))
+    ):
+        changes["withdrawn"] = record.withdrawn
+    announced = existing.announced_on
+    candidates = [d for d in (announced, record.announced_on, _first_version_date(versions)) if d]
+    if candidates and min(candidates) != announced:
+        changes["announced_on"] = min(candidates)
+    if record.source not in existing.sources:
+        changes["sources"] = (*existing.sources, record.source)
+    if record.signal is not None:
+        signals = _merge_signal(existing.signals, record.signal)
+        if signals != existing.signals:
+            changes["signals"] = signals
+    if not changes:
+        return Outcome.UNCHANGED, existing
+    merged = replace(existing, **changes)  # type: ignore[arg-type]
+    merged = replace(merged, content_hash=content_hash(merged))
+    return Outcome.UPDATED, merged
+
+
+def _merge_versions(
+    known: tuple[PaperVersion, ...], incoming: tuple[PaperVersion, ...]
+) -> tuple[PaperVersion, ...]:
+    by_number = {v.number: v for v in known}
+    for version in incoming:
+        current = by_number.get(version.number)
+        if current is None or (current.submitted_at is None and version.submitted_at is not None):
+            by_number[version.number] = version
+    return tuple(by_number[n] for n in sorted(by_number))
+
+
+def _merge_signal(
+    signals: tuple[ExternalSignal, ...], signal: ExternalSignal
+) -> tuple[ExternalSignal, ...]:
+    others = tuple(s for s in signals if s.source != signal.source)
+    current = next((s for s in signals if s.source == signal.source), None)
+    if current is not None and current.observed_on and signal.observed_on and (
+        signal.observed_on < current.observed_on
+    ):
+        return signals
+    return tuple(sorted((*others, signal), key=lambda s: s.source))
+
+
+def _first_version_date(versions: tuple[PaperVersion, ...]) -> date | None:
+    for version in versions:
+        if version.number == 1 and version.submitted_at is not None:
+            return version.submitted_at.date()
+    return None
+
+
+def content_hash(paper: Paper) -> str:
+    """A hash of everything that describes the paper, to tell a real change from a re-run."""
+    payload = {
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": [a.as_dict() for a in paper.authors],
+        "categories": list(paper.categories),
+        "comments": paper.comments,
+        "journal_ref": paper.journal_ref,
+        "doi": paper.doi,
+        "report_no": paper.report_no,
+        "license": paper.license,
+        "withdrawn": paper.withdrawn,
+        "versions": [
+            [v.number, v.submitted_at.isoformat() if v.submitted_at else None] for v in paper.versions
+        ],
+        "announced_on": paper.announced_on.isoformat() if paper.announced_on else None,
+        "sources": list(paper.sources),
+        "signals": [
+            [s.source, s.upvotes, s.comments, s.github_stars,
+             s.observed_on.isoformat() if s.observed_on else None]
+            for s in paper.signals
+        ],
+    }
+    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()
+
+
+_AUTHOR_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+|;\s*")
+_PARENS = re.compile(r"\s*\([^()]*\)")
+_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
+
+
+def parse_author_list(text: str) -> tuple[Author, ...]:
+    """Split an arXiv author string ("A. Smith, B. Jones and C. Wu (MIT)") into ordered names."""
+    cleaned = clean_text(_strip_parenthesised(text or ""))
+    if not cleaned:
+        return ()
+    names = [n.strip() for n in _AUTHOR_SPLIT.split(cleaned) if n.strip()]
+    authors: list[Author] = []
+    for name in names:
+        if name.lower() in _SUFFIXES and authors:
+            previous = authors[-1]
+            authors[-1] = replace(previous, name=f"{previous.name}, {name}", suffix=name)
+            continue
+        authors.append(author_from_name(name))
+    return tuple(authors)
+
+
+def _strip_parenthesised(text: str) -> str:
+    previous = None
+    while previous != text:
+        previous, text = text, _PARENS.sub("", text)
+    return text
+
+
+def author_from_name(name: str) -> Author:
+    """An `Author` from a display name, splitting the last word off as the family name."""
+    display = clean_text(name)
+    parts = display.split(" ")
+    if len(parts) == 1:
+        return Author(name=display, last=display)
+    return Author(name=display, last=parts[-1], first=" ".join(parts[:-1]))
+
+
+def author_from_parts(last: str, first: str = "", suffix: str = "") -> Author:
+    """An `Author` from family and given names, as the snapshot's `authors_parsed` has them."""
+    last, first, suffix = clean_text(last), clean_text(first), clean_text(suffix)
+    display = " ".join(p for p in (first, last) if p)
+    if suffix:
+        display = f"{display}, {suffix}"
+    return Author(name=display, last=last, first=first, suffix=suffix)
+
+
+def author_key(name: str) -> str:
+    """The form an author name is looked up by: lowercase, single spaces."""
+    return clean_text(name).lower()

@@ -1,0 +1,252 @@
+"""Stored papers on SQLite and PostgreSQL: reads, and batched writes that keep a change sequence.
+
+Writers are serialised on the change counter's row (a row lock on PostgreSQL, the write
+lock on SQLite), so `change_seq` order is also commit order: a follower that has seen
+sequence N has seen every change up to N.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from papercast.clock import Clock
+from papercast.domain.papers import Author, ExternalSignal, Outcome, Paper, PaperVersion, author_key
+from papercast.storage.cursors import write_cursor
+from papercast.storage.engine import write_transaction
+from papercast.storage.tables import (
+    PAPER_CHANGE_COUNTER,
+    counters,
+    paper_authors,
+    paper_categories,
+    paper_signals,
+    paper_versions,
+    papers,
+)
+
+# SQLite allows 32,766 bound parameters; stay well below for IN lists.
+_IN_CHUNK = 900
+_CHILD_TABLES = (paper_versions, paper_authors, paper_categories, paper_signals)
+
+
+class SqlPaperRepository:
+    """Papers in a SQL database through SQLAlchemy Core."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def get(self, paper_id: str) -> Paper | None:
+        return self.get_many([paper_id]).get(paper_id)
+
+    def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+        with self._engine.connect() as connection:
+            return load_papers(connection, paper_ids)
+
+    def count(self) -> int:
+        with self._engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(papers)).scalar_one())
+
+    def max_change_seq(self) -> int:
+        with self._engine.connect() as connection:
+            value = connection.execute(select(func.max(papers.c.change_seq))).scalar_one()
+            return int(value or 0)
+
+    def iter_ids(self) -> Iterator[str]:
+        with self._engine.connect() as connection:
+            yield from connection.execute(select(papers.c.id).order_by(papers.c.id)).scalars()
+
+    def changed_since(self, change_seq: int, limit: int) -> list[Paper]:
+        """Papers whose last change came after `change_seq`, oldest change first."""
+        with self._engine.connect() as connection:
+            ids = connection.execute(
+                select(papers.c.id).where(papers.c.change_seq > change_seq)
+                .order_by(papers.c.change_seq).limit(limit)
+            ).scalars().all()
+            loaded = load_papers(connection, ids)
+        return [loaded[paper_id] for paper_id in ids]
+
+    @contextmanager
+    def write_batch(self) -> Iterator[PaperWriteBatch]:
+        """A unit of work: read, merge and write papers in one serialised transaction."""
+        with write_transaction(self._engine) as connection:
+            # Lock the change counter first: concurrent writers queue here, not mid-batch.
+            connection.execute(
+                update(counters).where(counters.c.name == PAPER_CHANGE_COUNTER)
+                .values(value=counters.c.value)
+            )
+            yield PaperWriteBatch(connection, self._clock.now())
+
+
+class PaperWriteBatch:
+    """Reads and writes inside one write transaction (see `SqlPaperRepository.write_batch`)."""
+
+    def __init__(self, connection: Connection, now: datetime) -> None:
+        self._connection = connection
+        self._now = now
+
+    def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+        return load_papers(self._connection, paper_ids)
+
+    def save(self, changes: Sequence[tuple[Outcome, Paper]]) -> list[Paper]:
+        """Insert new and update changed papers; returns them with their new change sequence."""
+        changes = [(outcome, paper) for outcome, paper in changes if outcome is not Outcome.UNCHANGED]
+        if not changes:
+            return []
+        last = self._connection.execute(
+            update(counters).where(counters.c.name == PAPER_CHANGE_COUNTER)
+            .values(value=counters.c.value + len(changes)).returning(counters.c.value)
+        ).scalar_one()
+        first = int(last) - len(changes) + 1
+        saved: list[Paper] = []
+        new_rows, updated = [], []
+        for offset, (outcome, paper) in enumerate(changes):
+            row = _paper_row(paper, first + offset, self._now)
+            if outcome is Outcome.NEW:
+                new_rows.append(row)
+            else:
+                updated.append(row)
+            saved.append(replace(paper, change_seq=first + offset))
+        if new_rows:
+            self._connection.execute(insert(papers), new_rows)
+        for row in updated:
+            values = {k: v for k, v in row.items() if k not in ("id", "created_at")}
+            self._connection.execute(update(papers).where(papers.c.id == row["id"]).values(**values))
+        updated_ids = [row["id"] for row in updated]
+        for table in _CHILD_TABLES:
+            for chunk in _chunks(updated_ids):
+                self._connection.execute(delete(table).where(table.c.paper_id.in_(chunk)))
+        self._insert_children(saved)
+        return saved
+
+    def set_cursor(self, name: str, state: dict[str, str]) -> None:
+        write_cursor(self._connection, name, state, self._now)
+
+    def _insert_children(self, saved: Sequence[Paper]) -> None:
+        versions, authors, categories, signals = [], [], [], []
+        for paper in saved:
+            versions.extend(
+                {"paper_id": paper.paper_id, "version": v.number, "submitted_at": v.submitted_at}
+                for v in paper.versions
+            )
+            authors.extend(
+                {"paper_id": paper.paper_id, "position": i, "name": a.name, "name_key": author_key(a.name)}
+                for i, a in enumerate(paper.authors)
+            )
+            categories.extend(
+                {"paper_id": paper.paper_id, "position": i, "category": c}
+                for i, c in enumerate(paper.categories)
+            )
+            signals.extend(
+                {"paper_id": paper.paper_id, "source": s.source, "upvotes": s.upvotes,
+                 "comments": s.comments, "github_stars": s.github_stars, "observed_on": s.observed_on}
+                for s in paper.signals
+            )
+        for table, rows in ((paper_versions, versions), (paper_authors, authors),
+                            (paper_categories, categories), (paper_signals, signals)):
+            if rows:
+                self._connection.execute(insert(table), rows)
+
+
+def load_papers(connection: Connection, paper_ids: Sequence[str]) -> dict[str, Paper]:
+    """Papers by id, with versions and signals, in as few queries as the id list allows."""
+    found: dict[str, Paper] = {}
+    for chunk in _chunks(list(dict.fromkeys(paper_ids))):
+        rows = connection.execute(select(papers).where(papers.c.id.in_(chunk))).mappings().all()
+        if not rows:
+            continue
+        ids = [row["id"] for row in rows]
+        versions: dict[str, list[PaperVersion]] = {}
+        for v in connection.execute(
+            select(paper_versions).where(paper_versions.c.paper_id.in_(ids))
+            .order_by(paper_versions.c.paper_id, paper_versions.c.version)
+        ).mappings():
+            versions.setdefault(v["paper_id"], []).append(
+                PaperVersion(v["version"], _aware(v["submitted_at"]))
+            )
+        signals: dict[str, list[ExternalSignal]] = {}
+        for s in connection.execute(
+            select(paper_signals).where(paper_signals.c.paper_id.in_(ids)).order_by(paper_signals.c.source)
+        ).mappings():
+            signals.setdefault(s["paper_id"], []).append(ExternalSignal(
+                source=s["source"], upvotes=s["upvotes"], comments=s["comments"],
+                github_stars=s["github_stars"], observed_on=s["observed_on"],
+            ))
+        for row in rows:
+            found[row["id"]] = _paper_from_row(
+                row, tuple(versions.get(row["id"], ())), tuple(signals.get(row["id"], ()))
+            )
+    return found
+
+
+def _paper_row(paper: Paper, change_seq: int, now: datetime) -> dict[str, Any]:
+    return {
+        "id": paper.paper_id,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors_json": json.dumps([a.as_dict() for a in paper.authors], ensure_ascii=False),
+        "categories": " ".join(paper.categories),
+        "primary_category": paper.primary_category,
+        "comments": paper.comments,
+        "journal_ref": paper.journal_ref,
+        "doi": paper.doi,
+        "report_no": paper.report_no,
+        "license": paper.license,
+        "withdrawn": paper.withdrawn,
+        "latest_version": paper.latest_version,
+        "announced_on": paper.announced_on,
+        "sources": " ".join(paper.sources),
+        "content_hash": paper.content_hash,
+        "change_seq": change_seq,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _paper_from_row(
+    row: Any, versions: tuple[PaperVersion, ...], signals: tuple[ExternalSignal, ...]
+) -> Paper:
+    return Paper(
+        paper_id=row["id"],
+        title=row["title"],
+        abstract=row["abstract"],
+        authors=tuple(Author(**a) for a in json.loads(row["authors_json"])),
+        categories=tuple(row["categories"].split()),
+        comments=row["comments"],
+        journal_ref=row["journal_ref"],
+        doi=row["doi"],
+        report_no=row["report_no"],
+        license=row["license"],
+        withdrawn=bool(row["withdrawn"]),
+        versions=versions,
+        latest_version=row["latest_version"],
+        announced_on=_as_date(row["announced_on"]),
+        sources=tuple(row["sources"].split()),
+        signals=signals,
+        content_hash=row["content_hash"],
+        change_seq=int(row["change_seq"]),
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything papercast stores is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _as_date(value: date | datetime | None) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    return value
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]

@@ -1,0 +1,115 @@
+"""The schema as SQLAlchemy Core tables; Alembic migrations must match it (`papercast db check`)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+papers = Table(
+    "papers",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False, server_default=""),
+    Column("authors_json", Text, nullable=False, server_default="[]"),
+    Column("categories", Text, nullable=False, server_default=""),
+    Column("primary_category", String(40), nullable=False, server_default=""),
+    Column("comments", Text, nullable=False, server_default=""),
+    Column("journal_ref", Text, nullable=False, server_default=""),
+    Column("doi", Text, nullable=False, server_default=""),
+    Column("report_no", Text, nullable=False, server_default=""),
+    Column("license", Text, nullable=False, server_default=""),
+    Column("withdrawn", Boolean, nullable=False, server_default="0"),
+    Column("latest_version", Integer, nullable=True),
+    Column("announced_on", Date, nullable=True),
+    Column("sources", Text, nullable=False, server_default=""),
+    Column("content_hash", String(64), nullable=False),
+    # Monotonic across all writers: search indexes follow papers by this sequence.
+    Column("change_seq", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_papers_change_seq", "change_seq", unique=True),
+    Index("ix_papers_announced_on", "announced_on"),
+    Index("ix_papers_primary_category", "primary_category"),
+)
+
+paper_versions = Table(
+    "paper_versions",
+    metadata,
+    Column("paper_id", String(80), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("submitted_at", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("paper_id", "version"),
+)
+
+paper_authors = Table(
+    "paper_authors",
+    metadata,
+    Column("paper_id", String(80), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("name_key", Text, nullable=False),
+    PrimaryKeyConstraint("paper_id", "position"),
+    Index("ix_paper_authors_name_key", "name_key"),
+)
+
+paper_categories = Table(
+    "paper_categories",
+    metadata,
+    Column("paper_id", String(80), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("category", String(40), nullable=False),
+    PrimaryKeyConstraint("paper_id", "position"),
+    Index("ix_paper_categories_category", "category"),
+)
+
+paper_signals = Table(
+    "paper_signals",
+    metadata,
+    Column("paper_id", String(80), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("source", String(40), nullable=False),
+    Column("upvotes", Integer, nullable=False, server_default="0"),
+    Column("comments", Integer, nullable=False, server_default="0"),
+    Column("github_stars", Integer, nullable=True),
+    Column("observed_on", Date, nullable=True),
+    PrimaryKeyConstraint("paper_id", "source"),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+harvest_cursors = Table(
+    "harvest_cursors",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("state_json", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+PAPER_CHANGE_COUNTER = "paper_change_seq"

@@ -1,0 +1,61 @@
+"""Shared fixtures: a fresh database per test on SQLite and, when a server is given, PostgreSQL.
+
+Storage and functional tests take `database_url` and run once per engine. PostgreSQL tests
+use `PAPERCAST_TEST_POSTGRES_URL` (set by `make test`, which starts a private cluster); each
+test gets its own schema, dropped afterwards. Under CI a missing server is an error, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+POSTGRES_URL = os.environ.get("PAPERCAST_TEST_POSTGRES_URL", "")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"shared data not found at {SHARED_DATA}; the repo must sit beside shared/")
+    return SHARED_DATA
+
+
+def _engines() -> list[object]:
+    return [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql",
+                                                                 marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=_engines())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database of each engine."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'papercast.db'}"
+        return
+    if not POSTGRES_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test PostgreSQL: PAPERCAST_TEST_POSTGRES_URL is not set")
+        pytest.skip("no PostgreSQL server (set PAPERCAST_TEST_POSTGRES_URL or use `make test`)")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """Environment variables that point papercast at the test database and a private data dir."""
+    return {"PAPERCAST_DATABASE_URL": database_url, "PAPERCAST_DATA_DIR": str(tmp_path / "data")}
