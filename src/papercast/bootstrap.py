@@ -9,8 +9,10 @@ from sqlalchemy import Engine
 
 from papercast.clock import Clock, SystemClock
 from papercast.services.catalog import CatalogService
+from papercast.services.harvest import HarvestService
 from papercast.services.ingest import IngestService
 from papercast.settings import Settings
+from papercast.sources.http import HttpPolicy, PoliteHttpClient
 from papercast.storage import migrations
 from papercast.storage.cursors import SqlCursorStore
 from papercast.storage.engine import create_database_engine
@@ -30,6 +32,17 @@ class Papercast:
     cursors: SqlCursorStore
     catalog: CatalogService
     ingest: IngestService
+    harvest: HarvestService
+
+    def http_client(self) -> PoliteHttpClient:
+        """A polite HTTP client for harvests, spaced and retried as the settings say."""
+        s = self.settings
+        return PoliteHttpClient(HttpPolicy(
+            request_interval=s.harvest_request_interval, max_attempts=s.harvest_max_attempts,
+            backoff_initial=s.harvest_backoff_initial, backoff_max=s.harvest_backoff_max,
+            timeout=s.harvest_timeout, max_response_bytes=s.harvest_max_response_bytes,
+            user_agent=s.user_agent,
+        ), self.clock)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -46,14 +59,17 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
     if prepare_schema:
         ensure_schema(engine)
     papers = SqlPaperRepository(engine, clock)
+    cursors = SqlCursorStore(engine, clock)
+    ingest = IngestService(papers, batch_size=settings.ingest_batch_size)
     return Papercast(
         settings=settings,
         clock=clock,
         engine=engine,
         papers=papers,
-        cursors=SqlCursorStore(engine, clock),
+        cursors=cursors,
         catalog=CatalogService(papers),
-        ingest=IngestService(papers, batch_size=settings.ingest_batch_size),
+        ingest=ingest,
+        harvest=HarvestService(ingest, cursors),
     )
 
 

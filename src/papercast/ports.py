@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from papercast.domain.ingest import SourceItem
 from papercast.domain.papers import Outcome, Paper
@@ -38,3 +38,41 @@ class CursorStore(Protocol):
     """Named harvest cursors (where the next run continues), written with the pages they follow."""
 
     def get_cursor(self, name: str) -> dict[str, str] | None: ...
+
+
+class HarvestPage(Protocol):
+    """One fetched page of a paged remote source."""
+
+    items: Sequence[SourceItem]
+    next_state: dict[str, str]
+    done: bool
+    description: str
+
+
+class PagedSource(Protocol):
+    """A remote source read page by page; `state` is what a cursor stores between pages."""
+
+    name: str
+
+    def cursor_name(self) -> str: ...
+
+    def initial_state(self) -> dict[str, str]: ...
+
+    def resume_state(self, stored: dict[str, str]) -> dict[str, str]: ...
+
+    def fetch(self, state: dict[str, str]) -> HarvestPage: ...
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors (a numpy array of shape (n, dimension)).
+
+    `model_id` names the model and its version; it is stored with every vector, so a model
+    change is seen and triggers a clean re-embed.
+    """
+
+    model_id: str
+    dimension: int
+
+    def embed_documents(self, texts: Sequence[str]) -> Any: ...
+
+    def embed_query(self, text: str) -> Any: ...

@@ -58,7 +58,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Hugging Face daily papers API."),
     SettingSpec("user_agent", str, "papercast/0.1 (self-hosted paper discovery)",
                 "User-Agent sent to remote endpoints; put a contact address in it."),
-    SettingSpec("log_level", str, "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
+    SettingSpec("log_level", str, "WARNING", "Log level: DEBUG, INFO, WARNING or ERROR."),
 )
 
 _SPECS = {spec.name: spec for spec in SETTINGS}

@@ -33,6 +33,7 @@ def _record(paper_id: str, version: int = 1, **fields: object) -> PaperRecord:
         "versions": tuple(PaperVersion(n, datetime(2021, n, 2, 3, 4, 5, tzinfo=UTC))
                           for n in range(1, version + 1)),
         "doi": "10.1000/xyz",
+        "version": version,
     }
     base.update(fields)
     return PaperRecord(**base)  # type: ignore[arg-type]

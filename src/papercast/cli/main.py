@@ -6,6 +6,7 @@ import typer
 
 from papercast.cli import config as config_commands
 from papercast.cli import db as db_commands
+from papercast.cli import harvest as harvest_commands
 from papercast.cli import ingest as ingest_commands
 from papercast.cli import papers as paper_commands
 from papercast.cli.context import configure_logging, guarded, load_settings
@@ -20,6 +21,7 @@ app = typer.Typer(
 app.add_typer(db_commands.app, name="db")
 app.add_typer(config_commands.app, name="config")
 app.add_typer(paper_commands.app, name="papers")
+app.add_typer(harvest_commands.app, name="harvest")
 ingest_commands.register(app)
 paper_commands.register(app)
 

@@ -33,9 +33,11 @@ class Conflict(PapercastError):
 class SourceError(PapercastError):
     """A source answered with an error (an arXiv error entry, an OAI-PMH error code, HTTP failure)."""
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, body: bytes | None = None) -> None:
         super().__init__(message)
         self.code = code
+        # The response body, when an HTTP error carries one worth parsing (arXiv's error feeds).
+        self.body = body
 
 
 class SchemaOutOfDate(PapercastError):

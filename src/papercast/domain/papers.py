@@ -146,7 +146,7 @@ class PaperRecord:
     """What one source says about one paper. Empty fields mean "this source does not say".
 
     `versions` is the version history the source knows; `version` is the version this
-    record describes (the newest of `versions` when not given). `None` means unknown.
+    record describes, set only by sources that know it (snapshot, arXivRaw, the API).
     """
 
     paper_id: str
@@ -168,9 +168,12 @@ class PaperRecord:
 
     @property
     def described_version(self) -> int | None:
-        if self.version is not None:
-            return self.version
-        return max((v.number for v in self.versions), default=None)
+        """The version this record describes, only when the source says so explicitly.
+
+        A partial history (the `arXiv` OAI format knows only v1's date) does not make a
+        record authoritative for the newest version.
+        """
+        return self.version
 
 
 @dataclass(frozen=True)
@@ -318,13 +321,16 @@ def merge(existing: Paper, record: PaperRecord) -> tuple[Outcome, Paper]:
     Versions only move forward: a record describing an older version than the stored latest
     changes nothing. A record of the same or a newer version updates the metadata it carries
     (empty fields keep the stored value). A record that names no version (RSS, Hugging Face)
-    only fills fields the paper lacks and refreshes its external signal. Withdrawal is a flag.
+    only fills fields an arXiv paper lacks and refreshes its external signal. Withdrawal is a flag.
     """
     incoming_version = record.described_version
     stored_latest = existing.latest_version
     if incoming_version is not None and stored_latest is not None and incoming_version < stored_latest:
         return Outcome.UNCHANGED, existing
-    authoritative = incoming_version is not None or stored_latest is None
+    # Only a record that names its version may overwrite an arXiv paper's metadata; records
+    # without one (RSS, Hugging Face, OAI `arXiv`/`oai_dc`) fill gaps, so two such sources
+    # never flip a paper back and forth. Local ids have no versions: their record is the truth.
+    authoritative = incoming_version is not None or not existing.is_arxiv
     changes: dict[str, object] = {}
     for name in _METADATA_FIELDS:
         new_value = getattr(record, name)

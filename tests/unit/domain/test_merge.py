@@ -27,7 +27,8 @@ def _record(version: int, **fields: object) -> PaperRecord:
     )
     base: dict[str, object] = {
         "paper_id": "2001.00001", "title": f"Title v{version}", "source": "arxiv-snapshot",
-        "abstract": "An abstract.", "versions": versions, "categories": ("cs.LG", "stat.ML"),
+        "abstract": "An abstract.", "versions": versions, "version": version,
+        "categories": ("cs.LG", "stat.ML"),
     }
     base.update(fields)
     return validate_record(PaperRecord(**base))  # type: ignore[arg-type]
