@@ -339,7 +339,7 @@ def merge(existing: Paper, record: PaperRecord) -> tuple[Outcome, Paper]:
             continue
         if authoritative or not old_value:
             changes[name] = new_value
-    versions = _merge_versions(existing.versions, record.versions)
+    versions = _merge_versions(existing.versions, record.versions, prefer_incoming=authoritative)
     if incoming_version is not None and not any(v.number == incoming_version for v in versions):
         versions = _merge_versions(versions, (PaperVersion(incoming_version),))
     if versions != existing.versions:
@@ -367,12 +367,15 @@ def merge(existing: Paper, record: PaperRecord) -> tuple[Outcome, Paper]:
 
 
 def _merge_versions(
-    known: tuple[PaperVersion, ...], incoming: tuple[PaperVersion, ...]
+    known: tuple[PaperVersion, ...], incoming: tuple[PaperVersion, ...], prefer_incoming: bool = False
 ) -> tuple[PaperVersion, ...]:
+    """Union of two histories. A dated version fills an undated one; an authoritative record's
+    dates replace others (the `arXiv` OAI format knows v1's day only, the snapshot its time)."""
     by_number = {v.number: v for v in known}
     for version in incoming:
         current = by_number.get(version.number)
-        if current is None or (current.submitted_at is None and version.submitted_at is not None):
+        if current is None or (version.submitted_at is not None and (
+                current.submitted_at is None or prefer_incoming)):
             by_number[version.number] = version
     return tuple(by_number[n] for n in sorted(by_number))
 

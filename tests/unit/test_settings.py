@@ -1,0 +1,42 @@
+"""Settings: parsing, redaction, and the generated configuration document staying true."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from papercast.domain.errors import InvalidInput
+from papercast.settings import Settings, configuration_markdown
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_configuration_doc_is_generated_from_the_settings_table() -> None:
+    assert (REPO / "docs" / "configuration.md").read_text() == configuration_markdown(), (
+        "docs/configuration.md is stale: run `papercast config docs > docs/configuration.md`")
+
+
+def test_environment_overrides_defaults_and_bad_values_are_named(tmp_path: Path) -> None:
+    settings = Settings.load(env={"PAPERCAST_DATA_DIR": str(tmp_path), "PAPERCAST_INGEST_BATCH_SIZE": "7"})
+    assert settings.data_dir == tmp_path
+    assert settings.ingest_batch_size == 7
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'papercast.db'}"
+    with pytest.raises(InvalidInput, match="PAPERCAST_INGEST_BATCH_SIZE"):
+        Settings.load(env={"PAPERCAST_INGEST_BATCH_SIZE": "many"})
+
+
+def test_toml_file_and_unknown_keys(tmp_path: Path) -> None:
+    config = tmp_path / "papercast.toml"
+    config.write_text('[papercast]\ningest_batch_size = 50\n')
+    assert Settings.load(env={"PAPERCAST_CONFIG": str(config)}).ingest_batch_size == 50
+    config.write_text('[papercast]\nbatch = 50\n')
+    with pytest.raises(InvalidInput, match="unknown settings batch"):
+        Settings.load(env={"PAPERCAST_CONFIG": str(config)})
+
+
+def test_secrets_are_redacted() -> None:
+    settings = Settings.load(env={"PAPERCAST_DATABASE_URL": "postgresql+psycopg://app:hunter2@db:5432/pc"})
+    shown = settings.redacted()["PAPERCAST_DATABASE_URL"]
+    assert "hunter2" not in shown
+    assert shown == "postgresql+psycopg://app:***@db:5432/pc"
