@@ -12,6 +12,7 @@ import random
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -130,6 +131,8 @@ def _retry_after(value: str | None, clock: Clock) -> float | None:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if moment.tzinfo is None:  # asctime and "-0000" dates carry no zone; HTTP dates are UTC
+        moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - clock.now()).total_seconds())
 
 

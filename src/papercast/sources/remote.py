@@ -92,12 +92,17 @@ class OaiHarvest:
             page = parse_oai_response(self.fetcher.get(self.base_url, params), origin=self.base_url)
         except SourceError as error:
             return self._page_for_error(error, state)
-        self._restarts = 0
-        next_from = (page.response_date or "")[:10] or state.get("from", "")
+        if token:
+            self._restarts = 0  # only a token that worked proves the list is moving again
+        # The next incremental run starts from the day this list began (records changed while
+        # it ran are fetched again, harmlessly), or from `until` when the run was bounded.
+        started = state.get("started") or (page.response_date or "")[:10] or state.get("from", "")
         if page.resumption_token:
-            next_state = {**state, "resumption_token": page.resumption_token}
+            next_state = {**state, "resumption_token": page.resumption_token, "started": started}
             where = f"cursor={page.cursor} of {page.complete_list_size}"
             return Page(page.items, next_state, done=False, description=where)
+        next_from = min(started, state["until"]) if state.get("until") and started else (
+            started or state.get("until", ""))
         return Page(page.items, {"from": next_from, "until": "", "resumption_token": ""}, done=True,
                     description="last page")
 
@@ -107,7 +112,8 @@ class OaiHarvest:
         if error.code == "badResumptionToken" and state.get("resumption_token") and self._restarts == 0:
             self._restarts += 1
             log.warning("harvest.token_expired restarting from=%s", state.get("from") or "the beginning")
-            return Page([], {**state, "resumption_token": ""}, done=False, description="token expired")
+            restart = {key: value for key, value in state.items() if key != "started"}
+            return Page([], {**restart, "resumption_token": ""}, done=False, description="token expired")
         raise error
 
 
@@ -143,6 +149,8 @@ class ArxivApiHarvest:
 
     def fetch(self, state: dict[str, str]) -> Page:
         start = int(state.get("start", "0"))
+        if start >= self.max_results:
+            return Page([], {"start": str(start), "done": "1"}, True, description="max results reached")
         size = min(self.page_size, self.max_results - start)
         params = {"start": str(start), "max_results": str(size), "sortBy": self.sort_by,
                   "sortOrder": "descending"}
@@ -154,7 +162,11 @@ class ArxivApiHarvest:
             page = parse_api_feed(self.fetcher.get(self.base_url, params), origin=self.base_url)
         except SourceError as error:
             if error.body:  # arXiv answers a bad query with HTTP 400 and an error feed
-                parse_api_feed(error.body, origin=self.base_url)
+                try:
+                    parse_api_feed(error.body, origin=self.base_url)
+                except SourceError as api_error:
+                    if api_error.code == "arxiv-api-error":
+                        raise api_error from error
             raise
         end = start + len(page.items)
         total = page.total_results if page.total_results is not None else end
