@@ -7,9 +7,8 @@ ingest service merges them into stored `Paper`s with `merge`.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import Enum
 
@@ -198,7 +197,6 @@ class Paper:
     signals: tuple[ExternalSignal, ...] = ()
     content_hash: str = ""
     change_seq: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def primary_category(self) -> str:
@@ -215,14 +213,11 @@ class Outcome(Enum):
     UNCHANGED = "unchanged"
 
 
-_SPACE = re.compile(r"\s+")
-
-
 def clean_text(value: str | None) -> str:
     """Collapse runs of whitespace (arXiv wraps titles and abstracts at 80 columns)."""
     if not value:
         return ""
-    return _SPACE.sub(" ", value).strip()
+    return " ".join(value.split())
 
 
 def validate_record(record: PaperRecord) -> PaperRecord:
@@ -253,30 +248,35 @@ def validate_record(record: PaperRecord) -> PaperRecord:
     for version in record.versions:
         if not 1 <= version.number <= MAX_VERSIONS:
             raise InvalidInput(f"invalid version number {version.number}", field="versions")
-    version = record.version if record.version is not None else parsed.version
-    return replace(
-        record,
+    # Built directly rather than with dataclasses.replace: this runs once per ingested record.
+    return PaperRecord(
         paper_id=parsed.paper_id,
         title=title,
+        source=record.source,
         abstract=abstract,
+        authors=record.authors,
+        categories=tuple(dict.fromkeys(record.categories)),
         comments=clean_text(record.comments),
         journal_ref=clean_text(record.journal_ref),
         doi=record.doi.strip(),
         report_no=clean_text(record.report_no),
         license=record.license.strip(),
-        categories=tuple(dict.fromkeys(record.categories)),
-        versions=tuple(replace(v, submitted_at=_utc(v.submitted_at)) for v in record.versions),
-        version=version,
+        withdrawn=record.withdrawn,
+        versions=tuple(_utc_version(v) for v in record.versions),
+        version=record.version if record.version is not None else parsed.version,
+        announced_on=record.announced_on,
+        signal=record.signal,
     )
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def _utc_version(version: PaperVersion) -> PaperVersion:
     """Stored times are UTC; a time without a zone is taken to be UTC already."""
-    if moment is None:
-        return None
+    moment = version.submitted_at
+    if moment is None or moment.tzinfo is UTC:
+        return version
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+        return PaperVersion(version.number, moment.replace(tzinfo=UTC))
+    return PaperVersion(version.number, moment.astimezone(UTC))
 
 
 def _check_length(name: str, value: str, limit: int) -> None:
@@ -308,7 +308,9 @@ def paper_from_record(record: PaperRecord) -> Paper:
         sources=(record.source,),
         signals=(record.signal,) if record.signal else (),
     )
-    return replace(paper, content_hash=content_hash(paper))
+    # Not yet shared with anyone: setting the hash in place saves a copy per ingested paper.
+    object.__setattr__(paper, "content_hash", content_hash(paper))
+    return paper
 
 
 _METADATA_FIELDS = ("title", "abstract", "authors", "categories", "comments", "journal_ref", "doi",
@@ -400,31 +402,27 @@ def _first_version_date(versions: tuple[PaperVersion, ...]) -> date | None:
 
 
 def content_hash(paper: Paper) -> str:
-    """A hash of everything that describes the paper, to tell a real change from a re-run."""
-    payload = {
-        "title": paper.title,
-        "abstract": paper.abstract,
-        "authors": [a.as_dict() for a in paper.authors],
-        "categories": list(paper.categories),
-        "comments": paper.comments,
-        "journal_ref": paper.journal_ref,
-        "doi": paper.doi,
-        "report_no": paper.report_no,
-        "license": paper.license,
-        "withdrawn": paper.withdrawn,
-        "versions": [
-            [v.number, v.submitted_at.isoformat() if v.submitted_at else None] for v in paper.versions
-        ],
-        "announced_on": paper.announced_on.isoformat() if paper.announced_on else None,
-        "sources": list(paper.sources),
-        "signals": [
-            [s.source, s.upvotes, s.comments, s.github_stars,
-             s.observed_on.isoformat() if s.observed_on else None]
-            for s in paper.signals
-        ],
-    }
-    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(encoded).hexdigest()
+    """A hash of everything that describes the paper, to tell a real change from a re-run.
+
+    Fields are joined with ASCII separator characters, which clean text never contains;
+    this runs once per ingested paper, so it avoids JSON and `repr`.
+    """
+    authors = "\x1e".join(f"{a.name}\x1f{a.last}\x1f{a.first}\x1f{a.suffix}" for a in paper.authors)
+    versions = "\x1e".join(f"{v.number}\x1f{_instant(v.submitted_at)}" for v in paper.versions)
+    signals = "\x1e".join(
+        f"{s.source}\x1f{s.upvotes}\x1f{s.comments}\x1f{s.github_stars}\x1f{s.observed_on}"
+        for s in paper.signals
+    )
+    text = "\x1d".join((
+        paper.title, paper.abstract, authors, "\x1f".join(paper.categories), paper.comments,
+        paper.journal_ref, paper.doi, paper.report_no, paper.license, "1" if paper.withdrawn else "0",
+        versions, str(paper.announced_on), "\x1f".join(paper.sources), signals,
+    ))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _instant(moment: datetime | None) -> str:
+    return "" if moment is None else str(int(moment.timestamp()))
 
 
 _AUTHOR_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+|;\s*")
