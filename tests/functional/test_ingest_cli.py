@@ -107,7 +107,8 @@ def test_bad_lines_are_rejected_by_number_and_good_ones_kept(
         json.dumps({"id": "seed-902", "abstract": "no title"}),
         json.dumps({"id": "not an id!", "title": "x"}),
         json.dumps({"id": "seed-903", "title": "t" * 5000}),
-        json.dumps({"id": "seed-904", "title": "<script>alert(1)</script>", "abstract": "<img src=x onerror=alert(1)>"}),
+        json.dumps({"id": "seed-904", "title": "<script>alert(1)</script>",
+                    "abstract": "<img src=x onerror=alert(1)>"}),
     ]
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -135,7 +136,8 @@ def test_nothing_stored_is_lost_when_a_later_file_is_broken(
 
 
 def test_format_mismatch_is_a_clear_error(settings_env: dict[str, str], shared_data: Path) -> None:
-    code, out, err = papercast(settings_env, "ingest", "--format", "rss", str(shared_data / "seed-papers.jsonl"))
+    seed = str(shared_data / "seed-papers.jsonl")
+    code, out, err = papercast(settings_env, "ingest", "--format", "rss", seed)
     assert code == 1
     assert "seed-papers.jsonl" in err
     assert "Traceback" not in err + out

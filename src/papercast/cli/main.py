@@ -6,9 +6,13 @@ import typer
 
 from papercast.cli import config as config_commands
 from papercast.cli import db as db_commands
+from papercast.cli import embed as embed_commands
 from papercast.cli import harvest as harvest_commands
+from papercast.cli import index as index_commands
 from papercast.cli import ingest as ingest_commands
 from papercast.cli import papers as paper_commands
+from papercast.cli import search as search_commands
+from papercast.cli import serve as serve_commands
 from papercast.cli.context import configure_logging, guarded, load_settings
 
 app = typer.Typer(
@@ -24,6 +28,10 @@ app.add_typer(paper_commands.app, name="papers")
 app.add_typer(harvest_commands.app, name="harvest")
 ingest_commands.register(app)
 paper_commands.register(app)
+serve_commands.register(app)
+embed_commands.register(app)
+search_commands.register(app)
+index_commands.register(app)
 
 
 @app.callback()

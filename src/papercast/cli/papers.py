@@ -3,46 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import typer
 
 from papercast.cli.context import papercast_app
 from papercast.domain.papers import Paper
+from papercast.presenters import paper_as_json
 
 app = typer.Typer(help="Papers in the catalog.", no_args_is_help=True)
-
-
-def paper_as_json(paper: Paper) -> dict[str, Any]:
-    """The JSON shape of a paper, shared by the CLI and (later) the API."""
-    return {
-        "id": paper.paper_id,
-        "title": paper.title,
-        "authors": [a.as_dict() for a in paper.authors],
-        "abstract": paper.abstract,
-        "categories": list(paper.categories),
-        "primary_category": paper.primary_category,
-        "versions": [
-            {"version": v.number, "submitted_at": v.submitted_at.isoformat() if v.submitted_at else None}
-            for v in paper.versions
-        ],
-        "latest_version": paper.latest_version,
-        "comments": paper.comments or None,
-        "journal_ref": paper.journal_ref or None,
-        "doi": paper.doi or None,
-        "report_no": paper.report_no or None,
-        "license": paper.license or None,
-        "withdrawn": paper.withdrawn,
-        "announced_on": paper.announced_on.isoformat() if paper.announced_on else None,
-        "sources": list(paper.sources),
-        "signals": [
-            {"source": s.source, "upvotes": s.upvotes, "comments": s.comments,
-             "github_stars": s.github_stars,
-             "observed_on": s.observed_on.isoformat() if s.observed_on else None}
-            for s in paper.signals
-        ],
-        "content_hash": paper.content_hash,
-    }
 
 
 @app.command("show")
@@ -89,5 +57,5 @@ def register(root: typer.Typer) -> None:
             database = papercast.engine.url.render_as_string(hide_password=True)
         typer.echo(f"papercast catalog: {stats.papers} papers in {database}")
         typer.echo("try: papercast papers show seed-001    (or any arXiv id, e.g. 1810.04805)")
-        typer.echo("     papercast ingest FILE...           (snapshot JSON lines, OAI-PMH, API Atom, RSS, HF daily)")
+        typer.echo("     papercast ingest FILE...           (snapshot, OAI-PMH, API Atom, RSS, HF daily)")
         typer.echo("     papercast harvest arxiv --set cs    (live OAI-PMH harvest)")

@@ -57,6 +57,22 @@ class SqlPaperRepository:
             value = connection.execute(select(func.max(papers.c.change_seq))).scalar_one()
             return int(value or 0)
 
+    def changes_after(self, change_seq: int) -> int:
+        """How many papers changed after `change_seq` (a follower's lag)."""
+        with self._engine.connect() as connection:
+            return int(connection.execute(
+                select(func.count()).select_from(papers).where(papers.c.change_seq > change_seq)
+            ).scalar_one())
+
+    def oldest_change_after(self, change_seq: int) -> datetime | None:
+        """When the oldest change after `change_seq` was written, or None when there is none."""
+        with self._engine.connect() as connection:
+            moment = connection.execute(
+                select(papers.c.updated_at).where(papers.c.change_seq > change_seq)
+                .order_by(papers.c.change_seq).limit(1)
+            ).scalar_one_or_none()
+        return _aware(moment)
+
     def iter_ids(self) -> Iterator[str]:
         with self._engine.connect() as connection:
             yield from connection.execute(select(papers.c.id).order_by(papers.c.id)).scalars()

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -113,3 +114,34 @@ harvest_cursors = Table(
 )
 
 PAPER_CHANGE_COUNTER = "paper_change_seq"
+
+# One vector per paper, from the encoder named by `model_id`. `content_hash` is the paper's at
+# embedding time: a paper whose hash moved on (or whose vector is from another model) is pending.
+paper_embeddings = Table(
+    "paper_embeddings",
+    metadata,
+    Column("paper_id", String(80), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("model_id", String(120), nullable=False),
+    Column("dimension", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # little-endian float32, `dimension` of them
+    Column("content_hash", String(64), nullable=False),
+    # A hash of the embedded text: when only other metadata changed, the model is not run again.
+    Column("text_hash", String(64), nullable=False),
+    # Monotonic across writers, like papers.change_seq: vector indexes follow embeddings by it.
+    Column("embedding_seq", BigInteger, nullable=False),
+    Column("embedded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_paper_embeddings_embedding_seq", "embedding_seq", unique=True),
+)
+
+# Per encoder: every paper with change_seq <= through_change_seq has a current vector from it, so
+# a catch-up scans only later papers. A save by one encoder drops the others' rows (it may have
+# replaced their vectors).
+embedding_watermarks = Table(
+    "embedding_watermarks",
+    metadata,
+    Column("model_id", String(120), primary_key=True),
+    Column("through_change_seq", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+EMBEDDING_CHANGE_COUNTER = "embedding_seq"

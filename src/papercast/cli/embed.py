@@ -1,0 +1,81 @@
+"""`papercast embed`: compute the vectors that semantic search needs for new and changed papers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from types import TracebackType
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from papercast.cli.context import papercast_app
+from papercast.embeddings.factory import EMBEDDING_MODELS
+from papercast.services.embedding import EmbedReport
+
+
+def register(root: typer.Typer) -> None:
+    @root.command("embed")
+    def embed(
+        batch_size: int | None = typer.Option(
+            None, "--batch-size", min=1,
+            help="Papers per committed batch; default: the encoder's batch (64 on CPU, 512 on CUDA)."),
+        limit: int | None = typer.Option(None, "--limit", min=1, help="Stop after this many papers."),
+        model: str | None = typer.Option(
+            None, "--model",
+            help=f"Encoder: {', '.join(EMBEDDING_MODELS)}; default: PAPERCAST_EMBEDDING_MODEL."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout."),
+    ) -> None:
+        """Embed papers whose vector is missing or stale (new, changed, or made by another encoder).
+
+        Each batch is committed: an interrupted run keeps its work and the next one continues.
+        """
+        if model is not None and model not in EMBEDDING_MODELS:
+            raise typer.BadParameter(f"unknown encoder {model!r}; use one of {', '.join(EMBEDDING_MODELS)}",
+                                     param_hint="--model")
+        with papercast_app() as papercast:
+            service = papercast.embedding_service(model)
+            pending = service.pending_count()
+            total = pending if limit is None else min(limit, pending)
+            with EmbedProgress(total, enabled=not as_json and sys.stderr.isatty()) as progress:
+                report = service.catch_up(batch_size=batch_size or service.preferred_batch_size,
+                                          on_progress=progress.update, limit=limit)
+        print_report(report, as_json)
+
+
+class EmbedProgress:
+    """A progress bar with the embedding rate, on stderr when it is a terminal."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._progress = (
+            Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(),
+                     TextColumn("{task.description}"), TimeRemainingColumn(),
+                     console=Console(stderr=True), transient=True)
+            if enabled and total else None
+        )
+        self._task = self._progress.add_task("", total=total) if self._progress else None
+
+    def __enter__(self) -> EmbedProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, report: EmbedReport) -> None:
+        if self._progress is None or self._task is None:
+            return
+        self._progress.update(self._task, completed=report.processed, description=f"{report.rate:,.1f}/s")
+
+
+def print_report(report: EmbedReport, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.as_dict()))
+        return
+    kept = f" ({report.refreshed:,} with unchanged text kept their vector)" if report.refreshed else ""
+    typer.echo(f"{report.embedded:,} embedded{kept}, {report.remaining:,} remaining; "
+               f"{report.rate:,.1f} papers/s over {report.seconds:,.1f} s with {report.model_id}")

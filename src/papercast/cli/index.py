@@ -1,0 +1,67 @@
+"""`papercast index` and `papercast worker`: keep the search indexes following the database."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import typer
+
+from papercast.cli.context import papercast_app
+
+app = typer.Typer(help="Search indexes: status and rebuild.", no_args_is_help=True)
+log = logging.getLogger("papercast.worker")
+
+
+@app.command("status")
+def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """How far the local search indexes trail the database (in changes and seconds)."""
+    with papercast_app() as papercast:
+        report = papercast.index_follower().status()
+    if as_json:
+        typer.echo(json.dumps(report.as_dict()))
+        return
+    typer.echo(f"catalog:  {report.catalog_papers:,} papers, change sequence {report.catalog_seq:,}")
+    typer.echo(f"keyword:  {report.keyword_documents:,} documents at sequence {report.keyword_seq:,}; "
+               f"lag {report.keyword_lag_changes:,} changes, {report.keyword_lag_seconds:.1f} s")
+    typer.echo(f"vectors:  {report.vectors:,} of model {report.model_id or 'none'} at sequence "
+               f"{report.vector_seq:,}; lag {report.vector_lag_changes:,} vectors; "
+               f"{report.embeddings_pending:,} papers wait for `papercast embed`")
+
+
+@app.command("rebuild")
+def rebuild() -> None:
+    """Throw the local indexes away and index every paper and stored vector again."""
+    with papercast_app() as papercast:
+        started = time.perf_counter()
+        report = papercast.index_follower().rebuild()
+    typer.echo(f"indexed {report.papers_indexed:,} papers and {report.vectors_indexed:,} vectors "
+               f"in {time.perf_counter() - started:.1f} s")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="index")
+
+    @root.command("worker")
+    def worker(
+        interval: float = typer.Option(5.0, "--interval", min=0.1, help="Seconds between rounds when idle."),
+        once: bool = typer.Option(False, "--once", help="One round, then exit."),
+        embed_batch: int = typer.Option(256, "--embed-batch", min=1,
+                                        help="Papers embedded per round at most (keeps rounds short)."),
+    ) -> None:
+        """Drain the embedding backlog and keep the search indexes current, until stopped."""
+        with papercast_app() as papercast:
+            follower = papercast.index_follower()
+            embedding = papercast.embedding_service()
+            while True:
+                embedded = embedding.catch_up(limit=embed_batch).embedded
+                followed = follower.catch_up()
+                log.info("worker.round embedded=%d papers=%d vectors=%d", embedded,
+                         followed.papers_indexed, followed.vectors_indexed)
+                if once:
+                    typer.echo(f"embedded {embedded}, indexed {followed.papers_indexed} papers and "
+                               f"{followed.vectors_indexed} vectors")
+                    return
+                if not (embedded or followed.papers_indexed or followed.vectors_indexed):
+                    time.sleep(interval)

@@ -1,0 +1,1 @@
+"""Search indexes derived from the database: keyword (tantivy) and vectors."""

@@ -1,0 +1,407 @@
+"""Search and "similar papers": hybrid keyword + semantic retrieval over loaded indexes.
+
+The keyword index (BM25) and the vector index each give their top candidates; every candidate
+gets its cosine similarity, the two scores are fused (`domain.fusion.convex_fusion`), the query
+vector is moved towards the best fused papers (pseudo-relevance feedback) and the fusion runs
+once more. Without an encoder or vectors, or when the encoder is too slow, the search answers
+from keywords alone and says so (`mode="keyword"`, `degraded=True`, a warning).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+import numpy as np
+
+from papercast.domain.errors import InvalidInput, NotFound
+from papercast.domain.fusion import FusionWeights, convex_fusion, pin_first, weights_for_encoder
+from papercast.domain.papers import Paper, parse_paper_id
+from papercast.domain.query import ParsedQuery, TextSegment, parse_query, relax_phrases
+from papercast.embeddings.text import paper_text
+from papercast.ports import Embedder
+
+log = logging.getLogger("papercast.search")
+
+SORTS = ("relevance", "date", "trending")
+MODES = ("hybrid", "keyword", "vector")
+MAX_LIMIT = 100
+FILTERED_VECTOR_FACTOR = 5
+ENCODER_THREADS = 2
+QUERY_VECTOR_CACHE = 256
+
+
+class KeywordPage(Protocol):
+    hits: list[tuple[str, float]]
+    total: int
+
+
+class KeywordSearcher(Protocol):
+    """What search needs of the keyword index (`index.keyword.TantivyKeywordIndex`)."""
+
+    def search(self, parsed: ParsedQuery, limit: int = 10, offset: int = 0,
+               sort: str = "relevance") -> KeywordPage: ...
+
+    def filter_ids(self, parsed: ParsedQuery, paper_ids: Sequence[str]) -> set[str]: ...
+
+    def pinned_ids(self, parsed: ParsedQuery) -> list[str]: ...
+
+    def highlight(self, text: str, parsed: ParsedQuery,
+                  max_chars: int | None = None) -> tuple[TextSegment, ...]: ...
+
+
+class VectorSearcher(Protocol):
+    """What search needs of the vector index (`index.vectors.VectorIndex`)."""
+
+    def search(self, query_vector: Any, limit: int,
+               exclude_ids: Iterable[str] = ()) -> list[tuple[str, float]]: ...
+
+    def vector(self, paper_id: str) -> Any | None: ...
+
+    def __len__(self) -> int: ...
+
+
+class PaperReader(Protocol):
+    def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]: ...
+
+
+@dataclass(frozen=True)
+class SearchTuning:
+    """Search knobs: the fusion (`None`: the weights measured for the encoder), how long the
+    encoder may take, and result sizes."""
+
+    fusion: FusionWeights | None = None
+    embed_timeout: float = 2.0
+    snippet_chars: int = 280
+    max_window: int = 1000
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One result: the paper's display fields, its highlighted title and abstract snippet."""
+
+    paper_id: str
+    score: float
+    title: str
+    title_segments: tuple[TextSegment, ...]
+    snippet: tuple[TextSegment, ...]
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    announced_on: date | None = None
+    withdrawn: bool = False
+    pinned: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.paper_id,
+            "score": round(self.score, 6),
+            "title": self.title,
+            "title_highlight": _segments_json(self.title_segments),
+            "snippet": _segments_json(self.snippet),
+            "authors": list(self.authors),
+            "categories": list(self.categories),
+            "announced_on": self.announced_on.isoformat() if self.announced_on else None,
+            "withdrawn": self.withdrawn,
+            "pinned": self.pinned,
+        }
+
+
+@dataclass(frozen=True)
+class SearchResponse:
+    """A page of results and how they were found (`mode`), with anything the user should know."""
+
+    query: str
+    results: list[SearchHit]
+    total_estimate: int
+    mode: str
+    sort: str = "relevance"
+    offset: int = 0
+    limit: int = 10
+    warnings: tuple[str, ...] = ()
+    degraded: bool = False
+    took_ms: float = 0.0
+
+    @property
+    def ranking(self) -> list[str]:
+        return [hit.paper_id for hit in self.results]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query, "mode": self.mode, "degraded": self.degraded, "sort": self.sort,
+            "offset": self.offset, "limit": self.limit, "total_estimate": self.total_estimate,
+            "took_ms": round(self.took_ms, 1), "warnings": list(self.warnings),
+            "results": [hit.as_dict() for hit in self.results],
+        }
+
+
+@dataclass
+class _Ranking:
+    """Candidates best first, how many papers matched, and how they were found."""
+
+    ranked: list[tuple[str, float]]
+    total: int
+    mode: str
+    warnings: list[str] = field(default_factory=list)
+    degraded: bool = False
+    pinned: frozenset[str] = frozenset()
+
+
+class SearchService:
+    """Searches the loaded indexes; hydrates hits from the paper store."""
+
+    def __init__(self, keyword_index: KeywordSearcher, vector_index: VectorSearcher | None,
+                 embedder: Embedder | None, papers: PaperReader, tuning: SearchTuning | None = None) -> None:
+        self._keyword = keyword_index
+        self._vectors = vector_index
+        self._embedder = embedder
+        self._papers = papers
+        self.tuning = tuning or SearchTuning()
+        measured = weights_for_encoder(embedder.model_id) if embedder is not None else FusionWeights()
+        self.fusion = self.tuning.fusion or measured
+        # Encoding runs in a small pool so that a stuck or slow encoder costs a timeout, not a hang.
+        self._encoder_pool = ThreadPoolExecutor(ENCODER_THREADS, thread_name_prefix="search-encoder")
+        # Paging and re-sorting repeat a query: its vector is remembered, not recomputed.
+        self._recent_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
+
+    @property
+    def semantic_available(self) -> bool:
+        return self._embedder is not None and self._vectors is not None and len(self._vectors) > 0
+
+    # -- search --------------------------------------------------------------------------------
+
+    def search(self, query_text: str, sort: str = "relevance", offset: int = 0, limit: int = 10,
+               mode: str | None = None) -> SearchResponse:
+        """One page of results for `query_text`; the query language is `domain.query`'s."""
+        started = time.perf_counter()
+        if sort not in SORTS:
+            raise InvalidInput(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}", field="sort")
+        if mode is not None and mode not in MODES:
+            raise InvalidInput(f"unknown mode {mode!r}; use one of {', '.join(MODES)}", field="mode")
+        parsed = parse_query(query_text)
+        warnings = list(parsed.warnings)
+        limit, offset = max(1, min(int(limit), MAX_LIMIT)), max(0, int(offset))
+        if offset + limit > self.tuning.max_window:
+            warnings.append(f"only the first {self.tuning.max_window} results can be paged through")
+            return self._response(parsed, [], 0, mode or "hybrid", sort, offset, limit, warnings, False,
+                                  started)
+        if parsed.is_empty:
+            warnings.append("the query is empty: type words to search for, or a filter such as cat:cs.LG")
+            return self._response(parsed, [], 0, "none", sort, offset, limit, warnings, False, started)
+        if sort == "trending":
+            warnings.append("trending order is not available yet; results are sorted by relevance")
+        candidates = self.fusion.candidates
+        date_window = sort == "date" and parsed.has_text
+        if date_window and offset + limit > candidates:
+            warnings.append(f"sorting by date covers the {candidates} most relevant results")
+        # One fusion depth for every page within the first `candidates`, so pages never overlap.
+        window = candidates if date_window or offset + limit <= candidates else self.tuning.max_window
+        ranking = self._rank(parsed, window, mode)
+        if not ranking.ranked and parsed.phrases:
+            parsed = relax_phrases(parsed)
+            warnings.append("no paper contains the exact phrase; showing papers with its words")
+            ranking = self._rank(parsed, window, mode)
+        warnings.extend(ranking.warnings)
+        ranked = ranking.ranked
+        if date_window:
+            ranked = self._by_date(ranked[:candidates])
+        page = ranked[offset:offset + limit]
+        hits = self._hydrate(page, parsed, ranking.pinned)
+        return self._response(parsed, hits, max(ranking.total, len(ranked)), ranking.mode, sort, offset,
+                              limit, warnings, ranking.degraded, started)
+
+    def _rank(self, parsed: ParsedQuery, window: int, mode: str | None) -> _Ranking:
+        if not parsed.has_text:
+            page = self._keyword.search(parsed, limit=window, sort="date")
+            return _Ranking(list(page.hits), page.total, "keyword")
+        wanted = mode or "hybrid"
+        if wanted == "keyword":
+            return self._keyword_ranking(parsed, window)
+        query_vector, problem = self._query_vector(parsed.text)
+        if query_vector is None:
+            ranking = self._keyword_ranking(parsed, window)
+            ranking.warnings.append(f"semantic search is unavailable ({problem}); keyword matches only")
+            ranking.degraded = True
+            return ranking
+        if wanted == "vector":
+            hits = self._vector_candidates(parsed, query_vector, window)
+            return _Ranking(hits, len(hits), "vector")
+        return self._hybrid_ranking(parsed, query_vector, window)
+
+    def _keyword_ranking(self, parsed: ParsedQuery, window: int) -> _Ranking:
+        page = self._keyword.search(parsed, limit=window)
+        pinned = self._keyword.pinned_ids(parsed)
+        return _Ranking(pin_first(page.hits, pinned), page.total, "keyword", pinned=frozenset(pinned))
+
+    def _hybrid_ranking(self, parsed: ParsedQuery, query_vector: np.ndarray, depth: int) -> _Ranking:
+        fusion = self.fusion
+        keyword = self._keyword.search(parsed, limit=depth)
+        fused = self._fuse(parsed, keyword.hits, query_vector, depth)
+        if fusion.feedback_papers > 0 and fusion.feedback_weight > 0 and fused:
+            best = [paper_id for paper_id, _ in fused[:fusion.feedback_papers]]
+            feedback = self._feedback_vector(query_vector, best)
+            if feedback is not None:
+                fused = self._fuse(parsed, keyword.hits, feedback, depth)
+        pinned = self._keyword.pinned_ids(parsed)
+        return _Ranking(pin_first(fused, pinned), keyword.total, "hybrid", pinned=frozenset(pinned))
+
+    def _fuse(self, parsed: ParsedQuery, keyword_hits: list[tuple[str, float]], query_vector: np.ndarray,
+              depth: int) -> list[tuple[str, float]]:
+        """Convex fusion of BM25 and cosine over the union of both candidate lists."""
+        semantic = dict(self._vector_candidates(parsed, query_vector, depth))
+        missing = [paper_id for paper_id, _ in keyword_hits if paper_id not in semantic]
+        semantic.update(self._cosines(query_vector, missing))
+        return convex_fusion(keyword_hits, semantic, self.fusion.keyword_weight,
+                             keyword_complete=len(keyword_hits) < depth)
+
+    def _vector_candidates(self, parsed: ParsedQuery, query_vector: np.ndarray,
+                           depth: int) -> list[tuple[str, float]]:
+        """Nearest papers that the query's phrases, filters and exclusions allow."""
+        assert self._vectors is not None
+        restricted = bool(parsed.phrases or parsed.has_filters or parsed.has_exclusions)
+        hits = self._vectors.search(query_vector, depth * (FILTERED_VECTOR_FACTOR if restricted else 1))
+        if restricted:
+            allowed = self._keyword.filter_ids(parsed, [paper_id for paper_id, _ in hits])
+            hits = [(paper_id, score) for paper_id, score in hits if paper_id in allowed]
+        return hits[:depth]
+
+    def _cosines(self, query_vector: np.ndarray, paper_ids: Sequence[str]) -> dict[str, float]:
+        assert self._vectors is not None
+        found = {}
+        for paper_id in paper_ids:
+            vector = self._vectors.vector(paper_id)
+            if vector is not None:
+                found[paper_id] = float(np.dot(vector, query_vector))
+        return found
+
+    def _feedback_vector(self, query_vector: np.ndarray, paper_ids: Sequence[str]) -> np.ndarray | None:
+        """The query vector moved towards the mean vector of `paper_ids` (Rocchio feedback)."""
+        assert self._vectors is not None
+        vectors = [v for v in (self._vectors.vector(paper_id) for paper_id in paper_ids) if v is not None]
+        if not vectors:
+            return None
+        moved = query_vector + self.fusion.feedback_weight * np.mean(vectors, axis=0)
+        norm = float(np.linalg.norm(moved))
+        return (moved / norm).astype(np.float32) if norm > 0 else None
+
+    def _query_vector(self, text: str) -> tuple[np.ndarray | None, str]:
+        """The query's vector, or None and why not (no encoder or vectors, an error, too slow)."""
+        if self._embedder is None:
+            return None, "no encoder is loaded"
+        if self._vectors is None or len(self._vectors) == 0:
+            return None, "no paper vectors yet; run `papercast embed`"
+        with self._recent_lock:
+            if text in self._recent_vectors:
+                self._recent_vectors.move_to_end(text)
+                return self._recent_vectors[text], ""
+        future = self._encoder_pool.submit(self._embedder.embed_query, text)
+        try:
+            vector = future.result(timeout=self.tuning.embed_timeout)
+        except FutureTimeout:
+            log.warning("search.encoder_timeout seconds=%s", self.tuning.embed_timeout)
+            return None, f"the encoder took longer than {self.tuning.embed_timeout:g} s"
+        except Exception as error:  # noqa: BLE001 - any encoder failure degrades to keyword search
+            log.warning("search.encoder_failed error=%s", error)
+            return None, "the encoder failed"
+        query_vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        with self._recent_lock:
+            self._recent_vectors[text] = query_vector
+            if len(self._recent_vectors) > QUERY_VECTOR_CACHE:
+                self._recent_vectors.popitem(last=False)
+        return query_vector, ""
+
+    def _by_date(self, ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        papers = self._papers.get_many([paper_id for paper_id, _ in ranked])
+        oldest = date.min
+        return sorted(((paper_id, score) for paper_id, score in ranked if paper_id in papers),
+                      key=lambda item: (papers[item[0]].announced_on or oldest, item[1]), reverse=True)
+
+    # -- similar papers ------------------------------------------------------------------------
+
+    def similar(self, paper_id: str, limit: int = 10) -> SearchResponse:
+        """Papers nearest to `paper_id` by meaning (by its title's words without vectors)."""
+        started = time.perf_counter()
+        canonical = parse_paper_id(paper_id).paper_id
+        paper = self._papers.get_many([canonical]).get(canonical)
+        if paper is None:
+            raise NotFound(f"no paper {canonical}")
+        limit = max(1, min(int(limit), MAX_LIMIT))
+        parsed = parse_query(paper.title)
+        vector = self._paper_vector(paper)
+        if vector is not None:
+            assert self._vectors is not None
+            ranked = self._vectors.search(vector, limit, exclude_ids=[canonical])
+            hits = self._hydrate(ranked, parsed, frozenset())
+            return self._response(parsed, hits, len(ranked), "vector", "relevance", 0, limit, [], False,
+                                  started)
+        page = self._keyword.search(parsed, limit=limit + 1)
+        ranked = [(pid, score) for pid, score in page.hits if pid != canonical][:limit]
+        warnings = ["semantic search is unavailable; papers sharing the title's words are shown"]
+        hits = self._hydrate(ranked, parsed, frozenset())
+        return self._response(parsed, hits, len(ranked), "keyword", "relevance", 0, limit, warnings, True,
+                              started)
+
+    def _paper_vector(self, paper: Paper) -> np.ndarray | None:
+        if self._vectors is None or len(self._vectors) == 0:
+            return None
+        stored = self._vectors.vector(paper.paper_id)
+        if stored is not None:
+            return np.asarray(stored, dtype=np.float32)
+        if self._embedder is None:
+            return None
+        try:
+            return np.asarray(self._embedder.embed_query(paper_text(paper.title, paper.abstract)),
+                              dtype=np.float32).reshape(-1)
+        except Exception as error:  # noqa: BLE001 - fall back to keywords
+            log.warning("search.similar_encoder_failed error=%s", error)
+            return None
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _hydrate(self, page: Sequence[tuple[str, float]], parsed: ParsedQuery,
+                 pinned: frozenset[str]) -> list[SearchHit]:
+        papers = self._papers.get_many([paper_id for paper_id, _ in page])
+        hits = []
+        for paper_id, score in page:
+            paper = papers.get(paper_id)
+            if paper is None:  # deleted since the index saw it
+                continue
+            hits.append(SearchHit(
+                paper_id=paper_id, score=score, title=paper.title,
+                title_segments=self._keyword.highlight(paper.title, parsed),
+                snippet=self._keyword.highlight(paper.abstract, parsed, self.tuning.snippet_chars),
+                authors=tuple(author.name for author in paper.authors),
+                categories=paper.categories, announced_on=paper.announced_on,
+                withdrawn=paper.withdrawn, pinned=paper_id in pinned,
+            ))
+        return hits
+
+    def _response(self, parsed: ParsedQuery, hits: list[SearchHit], total: int, mode: str, sort: str,
+                  offset: int, limit: int, warnings: list[str], degraded: bool,
+                  started: float) -> SearchResponse:
+        return SearchResponse(
+            query=parsed.raw, results=hits, total_estimate=total, mode=mode, sort=sort, offset=offset,
+            limit=limit, warnings=tuple(dict.fromkeys(warnings)), degraded=degraded,
+            took_ms=(time.perf_counter() - started) * 1000.0,
+        )
+
+    def close(self) -> None:
+        self._encoder_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _segments_json(segments: tuple[TextSegment, ...]) -> list[dict[str, Any]]:
+    return [{"text": segment.text, "match": segment.match} for segment in segments]
+
+
+def rankings_for(service: SearchService, queries: Mapping[str, str], mode: str,
+                 limit: int = 10) -> dict[str, list[str]]:
+    """Each query's ranking (paper ids best first) in one mode, for evaluation runs."""
+    return {qid: service.search(text, limit=limit, mode=mode).ranking for qid, text in queries.items()}

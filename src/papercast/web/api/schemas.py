@@ -1,0 +1,161 @@
+"""Response shapes of the JSON API, for the OpenAPI document (and so for schemathesis).
+
+Handlers build plain dicts with the presenters and return them as JSON; these models only
+describe them, and the API tests check that what is sent matches what is described.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from papercast.web.problems import PROBLEM_MEDIA_TYPE
+
+
+class AuthorName(BaseModel):
+    name: str
+    last: str
+    first: str
+    suffix: str
+
+
+class Version(BaseModel):
+    version: int
+    submitted_at: str | None = Field(description="ISO 8601 time the version was submitted, when known")
+
+
+class Signal(BaseModel):
+    source: str
+    upvotes: int
+    comments: int
+    github_stars: int | None
+    observed_on: date | None
+
+
+class PaperLinks(BaseModel):
+    self: str = Field(description="this paper in the API")
+    html: str = Field(description="this paper's page")
+    abs: str | None = Field(description="the paper on arXiv (arXiv papers only)")
+    pdf: str | None = Field(description="the PDF on arXiv (arXiv papers only)")
+
+
+class Paper(BaseModel):
+    id: str = Field(description="canonical id: 2401.01234, hep-th/9901001, or a local id")
+    title: str = Field(description="as written; may contain LaTeX ($...$)")
+    authors: list[AuthorName]
+    abstract: str
+    categories: list[str] = Field(description="primary category first")
+    primary_category: str
+    versions: list[Version]
+    latest_version: int | None
+    comments: str | None
+    journal_ref: str | None
+    doi: str | None
+    report_no: str | None
+    license: str | None
+    withdrawn: bool
+    announced_on: date | None = Field(description="date of version 1")
+    sources: list[str]
+    signals: list[Signal]
+    content_hash: str
+    links: PaperLinks
+
+
+class PageLinks(BaseModel):
+    prev: str | None
+    next: str | None
+
+
+class PaperList(BaseModel):
+    papers: list[Paper]
+    total: int
+    offset: int
+    limit: int
+    links: PageLinks
+
+
+class AuthorRef(BaseModel):
+    name: str
+    key: str
+
+
+class AuthorPapers(PaperList):
+    author: AuthorRef
+
+
+class CategoryPapers(PaperList):
+    category: str
+
+
+class Segment(BaseModel):
+    text: str
+    match: bool
+
+
+class SearchResult(BaseModel):
+    paper: Paper
+    score: float | None
+    snippet: list[Segment] = Field(description="a part of the abstract; `match` marks query words")
+
+
+class SearchResults(BaseModel):
+    query: str
+    sort: str
+    mode: str = Field(description="how the results were found (hybrid, keyword, catalog, ...)")
+    results: list[SearchResult]
+    total_estimate: int
+    offset: int
+    limit: int
+    warnings: list[str]
+    took_ms: float
+    links: PageLinks
+
+
+class SimilarPapers(BaseModel):
+    paper_id: str
+    mode: str
+    results: list[SearchResult]
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[FieldError] | None = None
+
+
+PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": PROBLEM_CONTENT}
+
+
+def add_problem_schemas(spec: dict[str, Any]) -> dict[str, Any]:
+    """Put `Problem` (and what it refers to) into the document's components; routes refer to it."""
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = spec.setdefault("components", {}).setdefault("schemas", {})
+    components.update(schema.pop("$defs", {}))
+    components["Problem"] = schema
+    return spec
+
+
+def responses(model: type[BaseModel], *errors: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses` of a read route: `model` on 200, problems on the errors it can answer."""
+    described: dict[int | str, dict[str, Any]] = {200: {"model": model, "description": "OK"}}
+    texts = {400: "Invalid input", 404: "Not found", 422: "Invalid parameters",
+             429: "Too many requests (see Retry-After)", 500: "Unexpected error"}
+    for status in (*errors, 422, 429, 500):
+        described[status] = _problem(texts[status])
+    return described

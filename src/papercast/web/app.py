@@ -1,0 +1,163 @@
+"""The web application: `create_app(papercast)` wires pages, the JSON API, feeds, health and
+metrics over the services of one `Papercast`, behind the middleware every response passes.
+
+Middleware, outermost first: metrics → security headers → CORS (API and feeds) → error
+boundary (a logged 500, never a trace) → HEAD as GET → rate limit → response cache → routes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from papercast import __version__
+from papercast.web.api import docs as api_docs
+from papercast.web.api import routes as api_routes
+from papercast.web.api import schemas
+from papercast.web.context import WebConfig, WebContext
+from papercast.web.cors import ReadOnlyCorsMiddleware
+from papercast.web.errors import ErrorBoundaryMiddleware, install_error_handlers
+from papercast.web.feeds import routes as feed_routes
+from papercast.web.head import HeadAsGetMiddleware
+from papercast.web.headers import SecurityHeadersMiddleware
+from papercast.web.health import router as health_router
+from papercast.web.metrics import HttpMetrics, MetricsMiddleware
+from papercast.web.microcache import ResponseCache, ResponseCacheMiddleware
+from papercast.web.problems import problem_bytes, wants_problem
+from papercast.web.ratelimit import RateLimitMiddleware, TokenBuckets
+from papercast.web.search import CatalogSearch, SearchBackend, WebSearch
+from papercast.web.templating import STATIC_DIR, build_templates
+from papercast.web.ui import pages, papers, search
+
+if TYPE_CHECKING:
+    from papercast.bootstrap import Papercast
+
+log = logging.getLogger("papercast.web")
+
+# Something to run beside the web server for the app's lifetime (the index follower, the
+# scheduler): entered at startup, exited at shutdown. `papercast serve --no-worker` passes none.
+BackgroundWorker = Callable[[], AbstractContextManager[Any]]
+
+API_DESCRIPTION = (
+    "Read-only JSON over papercast's catalog. Errors are RFC 9457 problem documents; lists link to "
+    "their neighbours in the body and in a `Link` header; responses carry an ETag."
+)
+
+
+def create_app(papercast: Papercast, *, search_backend: SearchBackend | None = None,
+               config: WebConfig | None = None, worker: BackgroundWorker | None = None) -> FastAPI:
+    """The ASGI app over `papercast`. `search_backend` defaults to the search service when
+    papercast has one (`papercast.search`), else to a plain catalog match."""
+    config = config or WebConfig.from_settings(papercast.settings)
+    context = _context(papercast, search_backend, config)
+    app = FastAPI(title="papercast API", version=__version__, description=API_DESCRIPTION,
+                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
+                  lifespan=_lifespan(worker))
+    app.state.web = context
+    app.include_router(api_routes.router, prefix="/api/v1")
+    for router in (pages.router, search.router, papers.router, api_docs.router, feed_routes.router,
+                   health_router):
+        app.include_router(router)
+    app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
+    install_error_handlers(app)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    monotonic = papercast.clock.monotonic
+    app.add_middleware(ResponseCacheMiddleware, cache=_response_cache(context, monotonic))
+    app.add_middleware(RateLimitMiddleware, buckets=_buckets(config, monotonic),
+                       reject=_rate_limited(context))
+    app.add_middleware(HeadAsGetMiddleware)
+    app.add_middleware(ErrorBoundaryMiddleware)
+    app.add_middleware(ReadOnlyCorsMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=context.metrics)
+    return app
+
+
+def _context(papercast: Papercast, backend: SearchBackend | None, config: WebConfig) -> WebContext:
+    listings = papercast.listings
+    fallback = CatalogSearch(listings, monotonic=papercast.clock.monotonic)
+    backend = backend or _search_service(papercast) or fallback
+    log.info("web.search backend=%s", type(backend).__name__)
+    return WebContext(papercast=papercast, catalog=papercast.catalog, listings=listings,
+                      search=WebSearch(backend, listings), templates=build_templates(),
+                      metrics=HttpMetrics(), config=config)
+
+
+def _buckets(config: WebConfig, monotonic: Callable[[], float]) -> TokenBuckets | None:
+    if config.rate_limit_per_minute <= 0:
+        return None
+    return TokenBuckets(config.rate_limit_per_minute, config.rate_limit_burst, monotonic)
+
+
+def _response_cache(context: WebContext, monotonic: Callable[[], float]) -> ResponseCache | None:
+    config = context.config
+    if config.response_cache_entries <= 0 or config.cache_max_age <= 0:
+        return None
+    return ResponseCache(config.response_cache_entries, config.cache_max_age,
+                         version=context.listings.catalog_version, now=monotonic)
+
+
+def _search_service(papercast: Papercast) -> SearchBackend | None:
+    """The search service, where bootstrap provides one (an attribute or a factory method)."""
+    found = getattr(papercast, "search", None)
+    if callable(found) and not hasattr(found, "search"):
+        found = found()
+    return found if found is not None and hasattr(found, "search") else None
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document, once, with the problem schema every error response refers to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version, description=app.description,
+                               routes=app.routes)
+            app.openapi_schema = schemas.add_problem_schemas(spec)
+        return app.openapi_schema
+
+    return openapi
+
+
+def _lifespan(worker: BackgroundWorker | None) -> Callable[[FastAPI], Any]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if worker is None:
+            yield
+            return
+        with worker():
+            yield
+
+    return lifespan
+
+
+def _rate_limited(context: WebContext) -> Callable[[Scope, int], tuple[list[tuple[bytes, bytes]], bytes]]:
+    """The 429 answer: a problem document for the API and feeds, a page for people."""
+
+    def reject(scope: Scope, retry_after: int) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        path = scope.get("path", "")
+        detail = f"Too many requests; try again in {retry_after} s."
+        if wants_problem(path):
+            return [(b"content-type", b"application/problem+json"), (b"cache-control", b"no-store")], \
+                problem_bytes(429, detail, path)
+        page = context.templates.get_template("error.html").render(
+            status=429, title="Too many requests", detail=detail, retry_after=retry_after)
+        return [(b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"no-store")], \
+            page.encode("utf-8")
+
+    return reject
+
+
+class CachedStaticFiles(StaticFiles):
+    """Static files with a long cache lifetime: their URLs change with their content."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "public, max-age=604800"
+        return response

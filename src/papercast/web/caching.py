@@ -1,0 +1,40 @@
+"""HTTP caching of reads: a weak ETag from the body, `If-None-Match` answered with 304, and
+`Cache-Control` saying how long a shared cache may keep the answer."""
+
+from __future__ import annotations
+
+import hashlib
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+
+def weak_etag(body: bytes) -> str:
+    return f'W/"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+
+
+def cached(request: Request, response: Response, max_age: int) -> Response:
+    """`response` with ETag and Cache-Control, or a bodiless 304 when the client has it already."""
+    if request.method not in ("GET", "HEAD") or response.status_code != 200:
+        return response
+    tag = weak_etag(bytes(response.body))
+    cache_control = f"public, max-age={max_age}" if max_age > 0 else "no-cache"
+    if matches_etag(request.headers.get("if-none-match", ""), tag):
+        headers = {"ETag": tag, "Cache-Control": cache_control}
+        link = response.headers.get("link")
+        if link:
+            headers["Link"] = link
+        return Response(status_code=304, headers=headers)
+    response.headers["ETag"] = tag
+    response.headers["Cache-Control"] = cache_control
+    return response
+
+
+def matches_etag(header: str, tag: str) -> bool:
+    """Weak comparison (RFC 9110 §13.1.2): `W/` prefixes are ignored on both sides."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    wanted = tag.removeprefix("W/")
+    return any(candidate.strip().removeprefix("W/") == wanted for candidate in header.split(","))

@@ -1,0 +1,1 @@
+"""Atom 1.0 feeds of recent papers, search results and categories."""

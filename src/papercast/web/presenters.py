@@ -1,0 +1,45 @@
+"""Domain objects as API JSON: the shared paper shape plus links, pages, search hits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from papercast.domain.papers import Paper
+from papercast.presenters import paper_as_json
+from papercast.services.listings import PaperPage
+from papercast.web.pagination import PageLinks
+from papercast.web.search import Hit, SearchResults, Similar
+from papercast.web.templating import arxiv_links, paper_url
+
+API_PREFIX = "/api/v1"
+
+
+def paper_resource(paper: Paper) -> dict[str, Any]:
+    arxiv = arxiv_links(paper) or {}
+    page = paper_url(paper.paper_id)
+    return {**paper_as_json(paper), "links": {
+        "self": API_PREFIX + page, "html": page, "abs": arxiv.get("abs"), "pdf": arxiv.get("pdf"),
+    }}
+
+
+def paper_list(page: PaperPage, links: PageLinks) -> dict[str, Any]:
+    return {"papers": [paper_resource(p) for p in page.papers], "total": page.total,
+            "offset": page.offset, "limit": page.limit, "links": links.as_json()}
+
+
+def hit_resource(hit: Hit) -> dict[str, Any]:
+    return {"paper": paper_resource(hit.paper), "score": hit.score,
+            "snippet": [{"text": s.text, "match": s.match} for s in hit.snippet]}
+
+
+def search_results(results: SearchResults, links: PageLinks) -> dict[str, Any]:
+    return {
+        "query": results.query, "sort": results.sort, "mode": results.mode,
+        "results": [hit_resource(h) for h in results.hits], "total_estimate": results.total,
+        "offset": results.offset, "limit": results.limit, "warnings": list(results.warnings),
+        "took_ms": round(results.took_ms, 3), "links": links.as_json(),
+    }
+
+
+def similar_papers(paper_id: str, similar: Similar) -> dict[str, Any]:
+    return {"paper_id": paper_id, "mode": similar.mode, "results": [hit_resource(h) for h in similar.hits]}

@@ -1,0 +1,86 @@
+"""The Jinja2 environment of the pages: autoescaping always on, URL helpers, and the math filter.
+
+Templates never mark metadata safe themselves; the only markup that reaches a page from a
+paper is what `render_text` (`|math`) builds, which escapes everything but the MathML it made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.templating import Jinja2Templates
+
+from papercast.domain.papers import Paper
+from papercast.web.math import render_snippet, render_text
+from papercast.web.tex import accents_to_unicode
+
+WEB_DIR = Path(str(files("papercast.web")))
+TEMPLATE_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+
+
+def paper_url(paper_id: str) -> str:
+    """`/papers/2401.01234`; old-style ids keep their slash: `/papers/hep-th/9901001`."""
+    return "/papers/" + quote(paper_id, safe="/")
+
+
+def author_url(name: str) -> str:
+    return "/authors/" + quote(name, safe="")
+
+
+def category_url(category: str) -> str:
+    return "/categories/" + quote(category, safe="")
+
+
+def arxiv_links(paper: Paper) -> dict[str, str] | None:
+    """arXiv's abstract and PDF pages of an arXiv paper; None for local ids."""
+    if not paper.is_arxiv:
+        return None
+    return {"abs": f"https://arxiv.org/abs/{paper.paper_id}", "pdf": f"https://arxiv.org/pdf/{paper.paper_id}"}
+
+
+def doi_url(doi: str) -> str:
+    return "https://doi.org/" + quote(doi.strip(), safe="/:;()._-")
+
+
+@cache
+def static_url(name: str) -> str:
+    """`/static/NAME?v=HASH`: a new file gets a new URL, so browsers may cache for long."""
+    digest = hashlib.blake2b((STATIC_DIR / name).read_bytes(), digest_size=6).hexdigest()
+    return f"/static/{quote(name)}?v={digest}"
+
+
+def human_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:%d %b %Y}".lstrip("0")
+
+
+def first_version_date(paper: Paper) -> date | None:
+    return paper.announced_on or next(
+        (v.submitted_at.date() for v in paper.versions if v.submitted_at is not None), None)
+
+
+def build_templates() -> Jinja2Templates:
+    environment = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=select_autoescape(enabled_extensions=("html", "xml"), default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    environment.filters.update(math=render_text, snippet=render_snippet, tex=accents_to_unicode,
+                               human_date=human_date)
+    environment.globals.update(
+        paper_url=paper_url, author_url=author_url, category_url=category_url,
+        arxiv_links=arxiv_links, doi_url=doi_url, static_url=static_url,
+        first_version_date=first_version_date,
+    )
+    return Jinja2Templates(env=environment)

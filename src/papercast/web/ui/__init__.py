@@ -1,0 +1,1 @@
+"""Server-rendered HTML pages: one module per page family, all sharing `render`."""

@@ -1,0 +1,134 @@
+"""The search index follows the database: on both engines, across processes, without restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from papercast.bootstrap import Papercast, build
+from papercast.settings import Settings
+from papercast.sources.minimal_jsonl import MinimalJsonlSource
+
+POSTGRES_URL = os.environ.get("PAPERCAST_TEST_POSTGRES_URL", "")
+
+
+def _app(database_url: str, data_dir: Path) -> Papercast:
+    settings = Settings.load(env={}, data_dir=data_dir, database_url=database_url, embedding_model="hashing")
+    return build(settings)
+
+
+def _ingest(app: Papercast, path: Path) -> None:
+    source = MinimalJsonlSource(path)
+    app.ingest.ingest(source.items(), source.name)
+
+
+def _split_corpus(shared_data: Path, tmp_path: Path) -> tuple[Path, Path]:
+    lines = (shared_data / "seed-papers.jsonl").read_text().splitlines()
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text("\n".join(lines[:150]) + "\n")
+    second.write_text("\n".join(lines[150:]) + "\n")
+    return first, second
+
+
+def test_worker_indexes_and_a_web_process_sees_it_without_restart(
+        database_url: str, tmp_path: Path, shared_data: Path) -> None:
+    first, second = _split_corpus(shared_data, tmp_path)
+    worker, web = _app(database_url, tmp_path / "data"), _app(database_url, tmp_path / "data")
+    try:
+        _ingest(worker, first)
+        worker.embedding_service().catch_up()
+        assert worker.index_follower().catch_up().wrote
+        search = web.search_service()
+        assert not web.index_follower().catch_up().wrote  # the worker holds the writer lock
+        late_title = json.loads(second.read_text().splitlines()[0])["title"]
+        assert late_title not in [h.title for h in search.search(late_title, limit=10).results]
+
+        _ingest(worker, second)
+        worker.embedding_service().catch_up()
+        worker.index_follower().catch_up()
+        web.index_follower().catch_up()  # what the web process's follower thread does: reload
+
+        hits = search.search(late_title, limit=3)
+        assert hits.results[0].title == late_title
+        assert hits.mode == "hybrid"
+        status = worker.index_follower().status()
+        assert status.keyword_documents == status.catalog_papers == 236
+        assert (status.keyword_lag_changes, status.vector_lag_changes, status.embeddings_pending) == (0, 0, 0)
+    finally:
+        worker.close()
+        web.close()
+
+
+def test_processes_with_their_own_directories_follow_independently(
+        database_url: str, tmp_path: Path, shared_data: Path) -> None:
+    first, second = _split_corpus(shared_data, tmp_path)
+    one, two = _app(database_url, tmp_path / "one"), _app(database_url, tmp_path / "two")
+    try:
+        _ingest(one, first)
+        assert one.index_follower().catch_up().papers_indexed == 150
+        _ingest(two, second)
+        assert two.index_follower().catch_up().papers_indexed == 236
+        assert one.index_follower().catch_up().papers_indexed == 86
+        assert one.index_follower().status().keyword_lag_changes == 0
+    finally:
+        one.close()
+        two.close()
+
+
+def test_rebuild_gives_the_same_index_as_following(database_url: str, tmp_path: Path,
+                                                   shared_data: Path) -> None:
+    app = _app(database_url, tmp_path / "data")
+    try:
+        _ingest(app, shared_data / "seed-papers.jsonl")
+        app.embedding_service().catch_up()
+        app.index_follower().catch_up()
+        search = app.search_service()
+        before = search.search("attention transformer", limit=10).ranking
+        report = app.index_follower().rebuild()
+        assert (report.papers_indexed, report.vectors_indexed) == (236, 236)
+        assert search.search("attention transformer", limit=10).ranking == before
+    finally:
+        app.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    if not POSTGRES_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test PostgreSQL: PAPERCAST_TEST_POSTGRES_URL is not set")
+        pytest.skip("no PostgreSQL server")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_same_rankings_on_sqlite_and_postgresql(postgres_url: str, tmp_path: Path, shared_data: Path) -> None:
+    lines = (shared_data / "dev-queries.jsonl").read_text().splitlines()
+    queries = [json.loads(line)["query"] for line in lines]
+    rankings = []
+    for name, url in (("sqlite", f"sqlite:///{tmp_path / 'papercast.db'}"), ("postgresql", postgres_url)):
+        app = _app(url, tmp_path / name)
+        try:
+            _ingest(app, shared_data / "seed-papers.jsonl")
+            app.embedding_service().catch_up()
+            app.index_follower().catch_up()
+            search = app.search_service()
+            rankings.append([search.search(query, limit=10).ranking for query in queries])
+        finally:
+            app.close()
+    assert rankings[0] == rankings[1]
+    assert all(len(ranking) == 10 for ranking in rankings[0])

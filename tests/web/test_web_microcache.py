@@ -1,0 +1,118 @@
+"""The response cache: a repeated read is served without running the route again, until the
+catalog changes, the entry ages out, or the cache is switched off."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from fastapi.testclient import TestClient
+from web_corpus import MATH_ID, make_papercast
+
+from papercast.bootstrap import Papercast
+from papercast.domain.papers import PaperRecord
+from papercast.web.app import create_app
+from papercast.web.microcache import CachedResponse, ResponseCache
+
+
+class SteppedClock:
+    """Wall time fixed, monotonic time moved by the test."""
+
+    def __init__(self) -> None:
+        self.seconds = 100.0
+
+    def now(self) -> datetime:
+        return datetime(2026, 1, 1, tzinfo=UTC)
+
+    def monotonic(self) -> float:
+        return self.seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.seconds += seconds
+
+
+class CountingSearch:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def search(self, query_text: str, sort: str, offset: int, limit: int) -> SimpleNamespace:
+        self.calls += 1
+        return SimpleNamespace(results=[SimpleNamespace(paper_id=MATH_ID, score=1.0, snippet="")],
+                               total_estimate=1, mode="test", warnings=[], took_ms=0.0)
+
+    def similar(self, paper_id: str, limit: int) -> SimpleNamespace:
+        return SimpleNamespace(results=[], mode="test")
+
+
+@pytest.fixture
+def clock() -> SteppedClock:
+    return SteppedClock()
+
+
+@pytest.fixture
+def cached_papercast(database_url: str, tmp_path: Path, clock: SteppedClock) -> Iterator[Papercast]:
+    app = make_papercast(database_url, tmp_path)
+    app.clock = clock  # the web app reads time through papercast's clock
+    yield app
+    app.close()
+
+
+def test_repeated_reads_are_served_from_the_cache_until_the_catalog_changes(
+        cached_papercast: Papercast, clock: SteppedClock) -> None:
+    search = CountingSearch()
+    with TestClient(create_app(cached_papercast, search_backend=search)) as client:
+        first = client.get("/search?q=sparse")
+        second = client.get("/search?q=sparse")
+        assert search.calls == 1 and first.text == second.text and second.headers["etag"]
+        assert second.headers["content-security-policy"]  # outer headers still added to hits
+        revalidated = client.get("/search?q=sparse", headers={"If-None-Match": first.headers["etag"]})
+        assert revalidated.status_code == 304
+        client.get("/search?q=other")
+        assert search.calls == 2  # another URL is another entry
+        cached_papercast.ingest.ingest([PaperRecord(paper_id="2103.00001", title="New", source="test")])
+        clock.seconds += 2  # past the time the catalog version is reused
+        client.get("/search?q=sparse")
+        assert search.calls == 3
+        client.get("/search?q=sparse")
+        assert search.calls == 3
+        clock.seconds += 3600  # entries age out
+        client.get("/search?q=sparse")
+        assert search.calls == 4
+
+
+def test_errors_and_uncacheable_answers_are_not_kept(cached_papercast: Papercast) -> None:
+    search = CountingSearch()
+    with TestClient(create_app(cached_papercast, search_backend=search)) as client:
+        assert client.get("/api/v1/papers/2301.99999").status_code == 404
+        assert client.get("/healthz").status_code == 200
+        metrics = client.get("/metrics").text
+        assert client.get("/metrics").text != metrics  # counted anew, never replayed
+
+
+def test_cache_can_be_switched_off(database_url: str, tmp_path: Path) -> None:
+    app = make_papercast(database_url, tmp_path, web_response_cache_entries=0)
+    search = CountingSearch()
+    try:
+        with TestClient(create_app(app, search_backend=search)) as client:
+            client.get("/search?q=sparse")
+            client.get("/search?q=sparse")
+        assert search.calls == 2
+    finally:
+        app.close()
+
+
+def test_least_recently_used_entries_go_first() -> None:
+    cache = ResponseCache(max_entries=2, max_age=60, version=lambda: 1, now=lambda: 0.0)
+
+    def entry(body: bytes) -> CachedResponse:
+        return CachedResponse(1, 0.0, 200, [], body, None)
+
+    cache.put(("h", "/a", ""), entry(b"a"))
+    cache.put(("h", "/b", ""), entry(b"b"))
+    assert cache.get(("h", "/a", ""), 1) is not None  # /a is now the most recent
+    cache.put(("h", "/c", ""), entry(b"c"))
+    assert cache.get(("h", "/b", ""), 1) is None and len(cache) == 2
+    assert cache.get(("h", "/a", ""), 2) is None  # another catalog version
