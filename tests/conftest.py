@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,9 @@ def _engines() -> list[object]:
                                                                  marks=pytest.mark.postgres)]
 
 
-@pytest.fixture(params=_engines())
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty database of each engine."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'papercast.db'}"
-        return
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL to a fresh, empty schema on the test PostgreSQL server, dropped afterwards."""
     if not POSTGRES_URL:
         if os.environ.get("CI"):
             pytest.fail("CI must test PostgreSQL: PAPERCAST_TEST_POSTGRES_URL is not set")
@@ -53,6 +51,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=_engines())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database of each engine."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'papercast.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL to an empty PostgreSQL schema, for tests that compare the two engines side by side."""
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

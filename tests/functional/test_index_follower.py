@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-from sqlalchemy import create_engine, text
 
 from papercast.bootstrap import Papercast, build
 from papercast.settings import Settings
 from papercast.sources.minimal_jsonl import MinimalJsonlSource
-
-POSTGRES_URL = os.environ.get("PAPERCAST_TEST_POSTGRES_URL", "")
 
 
 def _app(database_url: str, data_dir: Path) -> Papercast:
@@ -95,25 +87,6 @@ def test_rebuild_gives_the_same_index_as_following(database_url: str, tmp_path: 
         assert search.search("attention transformer", limit=10).ranking == before
     finally:
         app.close()
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    if not POSTGRES_URL:
-        if os.environ.get("CI"):
-            pytest.fail("CI must test PostgreSQL: PAPERCAST_TEST_POSTGRES_URL is not set")
-        pytest.skip("no PostgreSQL server")
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_same_rankings_on_sqlite_and_postgresql(postgres_url: str, tmp_path: Path, shared_data: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 
 import typer
@@ -13,6 +14,7 @@ from papercast.domain.errors import InvalidInput
 from papercast.domain.ingest import IngestReport
 from papercast.ports import HarvestPage, PagedSource
 from papercast.services.harvest import HarvestReport
+from papercast.sources.http import PoliteHttpClient
 from papercast.sources.remote import METADATA_PREFIXES, ArxivApiHarvest, HfDailyHarvest, OaiHarvest
 
 app = typer.Typer(help="Harvest papers from remote sources (polite: one request every 3 s).",
@@ -35,15 +37,9 @@ def harvest_arxiv(
     as_json: bool = _JSON,
 ) -> None:
     """Harvest arXiv's OAI-PMH, following resumption tokens; the next run continues from the cursor."""
-    with papercast_app() as papercast:
-        client = papercast.http_client()
-        try:
-            source = OaiHarvest(client, base_url or papercast.settings.oai_base_url, set_spec, from_date,
-                                until_date, metadata_prefix)
-            report = _run(papercast, source, max_pages, restart, as_json)
-        finally:
-            client.close()
-    _finish(report, as_json)
+    _harvest(lambda papercast, client: OaiHarvest(
+        client, base_url or papercast.settings.oai_base_url, set_spec, from_date, until_date, metadata_prefix,
+    ), max_pages, restart, as_json)
 
 
 @app.command("arxiv-api")
@@ -56,15 +52,9 @@ def harvest_arxiv_api(
     as_json: bool = _JSON,
 ) -> None:
     """Harvest results of an arXiv query-API search or id list."""
-    with papercast_app() as papercast:
-        client = papercast.http_client()
-        try:
-            source = ArxivApiHarvest(client, base_url or papercast.settings.arxiv_api_url, query, id_list,
-                                     page_size, max_results)
-            report = _run(papercast, source, max_pages, restart, as_json)
-        finally:
-            client.close()
-    _finish(report, as_json)
+    _harvest(lambda papercast, client: ArxivApiHarvest(
+        client, base_url or papercast.settings.arxiv_api_url, query, id_list, page_size, max_results,
+    ), max_pages, restart, as_json)
 
 
 @app.command("hf-daily")
@@ -76,12 +66,20 @@ def harvest_hf_daily(
     as_json: bool = _JSON,
 ) -> None:
     """Harvest Hugging Face daily papers (with their upvotes) for a day or a range of days."""
-    with papercast_app() as papercast:
+    def source(papercast: Papercast, client: PoliteHttpClient) -> PagedSource:
         first, last = _day_range(day, from_date, until_date, papercast.clock.now().date())
+        return HfDailyHarvest(client, base_url or papercast.settings.hf_daily_url, first, last)
+
+    _harvest(source, max_pages, restart, as_json)
+
+
+def _harvest(make_source: Callable[[Papercast, PoliteHttpClient], PagedSource], max_pages: int | None,
+             restart: bool, as_json: bool) -> None:
+    """Build the source with a polite client, harvest it, close the client, report."""
+    with papercast_app() as papercast:
         client = papercast.http_client()
         try:
-            source = HfDailyHarvest(client, base_url or papercast.settings.hf_daily_url, first, last)
-            report = _run(papercast, source, max_pages, restart, as_json)
+            report = _run(papercast, make_source(papercast, client), max_pages, restart, as_json)
         finally:
             client.close()
     _finish(report, as_json)
