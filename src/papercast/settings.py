@@ -39,7 +39,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "SQLAlchemy URL of the database. Empty: a SQLite file `papercast.db` in the data "
                 "directory. PostgreSQL: `postgresql+psycopg://user:password@host:5432/papercast`.",
                 secret=True),
-    SettingSpec("ingest_batch_size", int, 1000,
+    SettingSpec("ingest_batch_size", int, 5000,
                 "Records merged and written per transaction during ingest."),
     SettingSpec("harvest_request_interval", float, 3.0,
                 "Minimum seconds between two requests to an arXiv or Hugging Face endpoint "
