@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from types import TracebackType
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from papercast.cli.context import papercast_app
+from papercast.cli.progress import TerminalProgress, stderr_console
 from papercast.embeddings.factory import EMBEDDING_MODELS
 from papercast.services.embedding import EmbedReport
 
@@ -44,32 +43,17 @@ def register(root: typer.Typer) -> None:
         print_report(report, as_json)
 
 
-class EmbedProgress:
+class EmbedProgress(TerminalProgress):
     """A progress bar with the embedding rate, on stderr when it is a terminal."""
 
     def __init__(self, total: int, enabled: bool) -> None:
-        self._progress = (
-            Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(),
-                     TextColumn("{task.description}"), TimeRemainingColumn(),
-                     console=Console(stderr=True), transient=True)
-            if enabled and total else None
-        )
-        self._task = self._progress.add_task("", total=total) if self._progress else None
-
-    def __enter__(self) -> EmbedProgress:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        progress = (Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.description}"), TimeRemainingColumn(),
+                             console=stderr_console(), transient=True) if enabled and total else None)
+        super().__init__(progress, total=total)
 
     def update(self, report: EmbedReport) -> None:
-        if self._progress is None or self._task is None:
-            return
-        self._progress.update(self._task, completed=report.processed, description=f"{report.rate:,.1f}/s")
+        self._show(completed=report.processed, description=f"{report.rate:,.1f}/s")
 
 
 def print_report(report: EmbedReport, as_json: bool) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from papercast.domain.errors import InvalidInput, SourceError
-from papercast.domain.ingest import Rejection
+from papercast.domain.ingest import Rejection, SourceItem
+from papercast.domain.papers import PaperRecord
 from papercast.sources.file_reading import damaged_gzip, open_binary
 
 # Far over any real record (the longest arXiv author lists are ~1 MB); longer lines are refused.
@@ -146,3 +147,20 @@ def rejection_reason(obj: dict[str, Any], exc: InvalidInput) -> str:
 def _json_type(value: object) -> str:
     names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
     return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def records_from_json_lines(path: Path, *, source: str, kind: str,
+                            build: Callable[[dict[str, Any], str], PaperRecord]) -> Iterator[SourceItem]:
+    """Each line of `path` built into a record by `build`, or a rejection naming the line."""
+    for entry in read_json_lines(path, source=source, kind=kind):
+        if isinstance(entry, Rejection):
+            yield entry
+            continue
+        number, value = entry
+        if not isinstance(value, dict):
+            yield Rejection(f"line {number}", "expected a JSON object", source)
+            continue
+        try:
+            yield build(value, source)
+        except InvalidInput as exc:
+            yield Rejection(f"line {number}", rejection_reason(value, exc), source)

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from papercast.domain.errors import InvalidInput
-from papercast.domain.ingest import Rejection, SourceItem
+from papercast.domain.ingest import SourceItem
 from papercast.domain.papers import Author, PaperRecord, author_from_name, parse_author_list
 from papercast.sources.json_lines import (
     categories_field,
     id_field,
-    read_json_lines,
-    rejection_reason,
+    records_from_json_lines,
     string_field,
 )
 
@@ -28,18 +27,7 @@ class MinimalJsonlSource:
         self.name = name
 
     def items(self) -> Iterator[SourceItem]:
-        for entry in read_json_lines(self.path, source=self.name, kind=_KIND):
-            if isinstance(entry, Rejection):
-                yield entry
-                continue
-            number, value = entry
-            if not isinstance(value, dict):
-                yield Rejection(f"line {number}", "expected a JSON object", self.name)
-                continue
-            try:
-                yield record_from_minimal(value, self.name)
-            except InvalidInput as exc:
-                yield Rejection(f"line {number}", rejection_reason(value, exc), self.name)
+        return records_from_json_lines(self.path, source=self.name, kind=_KIND, build=record_from_minimal)
 
 
 def record_from_minimal(obj: dict[str, Any], source: str) -> PaperRecord:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from papercast.domain.errors import InvalidInput
-from papercast.domain.ingest import Rejection, SourceItem
+from papercast.domain.ingest import SourceItem
 from papercast.domain.papers import (
     Author,
     PaperRecord,
@@ -20,8 +20,7 @@ from papercast.sources.arxiv_fields import parse_arxiv_datetime, says_withdrawn,
 from papercast.sources.json_lines import (
     categories_field,
     id_field,
-    read_json_lines,
-    rejection_reason,
+    records_from_json_lines,
     string_field,
 )
 
@@ -37,18 +36,7 @@ class SnapshotJsonlSource:
         self.path = Path(path)
 
     def items(self) -> Iterator[SourceItem]:
-        for entry in read_json_lines(self.path, source=self.name, kind=_KIND):
-            if isinstance(entry, Rejection):
-                yield entry
-                continue
-            number, value = entry
-            if not isinstance(value, dict):
-                yield Rejection(f"line {number}", "expected a JSON object", self.name)
-                continue
-            try:
-                yield record_from_snapshot(value, self.name)
-            except InvalidInput as exc:
-                yield Rejection(f"line {number}", rejection_reason(value, exc), self.name)
+        return records_from_json_lines(self.path, source=self.name, kind=_KIND, build=record_from_snapshot)
 
 
 def record_from_snapshot(obj: dict[str, Any], source: str) -> PaperRecord:
