@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from papercast.domain.ingest import SourceItem
-from papercast.domain.papers import Outcome, Paper
 
 
 class PaperSource(Protocol):
@@ -18,20 +17,6 @@ class PaperSource(Protocol):
     name: str
 
     def items(self) -> Iterator[SourceItem]: ...
-
-
-class PaperRepository(Protocol):
-    """Stored papers. Writes happen in `save_batch`, one transaction per batch."""
-
-    def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]: ...
-
-    def get(self, paper_id: str) -> Paper | None: ...
-
-    def save_batch(self, changes: Sequence[tuple[Outcome, Paper]]) -> None: ...
-
-    def count(self) -> int: ...
-
-    def iter_ids(self) -> Iterable[str]: ...
 
 
 class CursorStore(Protocol):
