@@ -77,4 +77,7 @@ def guarded(function: Callable[[], T]) -> T:
         raise
     except Exception as error:  # noqa: BLE001 - the last line of defence before the user
         log.debug("unexpected error", exc_info=True)
-        fail(f"unexpected {type(error).__name__}: {error} (set PAPERCAST_LOG_LEVEL=DEBUG for details)")
+        # Outside the typer app a `typer.Exit` would itself end in a traceback: exit directly.
+        typer.echo(f"error: unexpected {type(error).__name__}: {error} "
+                   "(set PAPERCAST_LOG_LEVEL=DEBUG for details)", err=True)
+        raise SystemExit(EXIT_ERROR) from None
