@@ -15,7 +15,7 @@ L2-normalised. They are stored with `SqlEmbeddingStore.save` under the MiniLM mo
 follower and vector index read them like real ones.
 
     python bench/search.py [--count 100000] [--engines sqlite,postgresql] [--queries 200] \
-        [--data-dir DIR] [--reuse] [--database-url postgresql+psycopg://...] [--seed 1]
+        [--data-dir DIR] [--reuse [--keep-index]] [--database-url postgresql+psycopg://...] [--seed 1]
 
 Prints one JSON object.
 """
@@ -143,7 +143,7 @@ def _app(database_url: str, data_dir: Path) -> Any:
 
 
 def prepare(database_url: str, data_dir: Path, records: Path, count: int, seed: int,
-            sample: int) -> dict[str, Any]:
+            sample: int, keep_index: bool = False) -> dict[str, Any]:
     from sqlalchemy import select
 
     from papercast.embeddings.minilm import MODEL_ID
@@ -181,8 +181,12 @@ def prepare(database_url: str, data_dir: Path, records: Path, count: int, seed: 
                                  "stored": store.count(MODEL_ID)}
         follower = app.index_follower()
         started = time.perf_counter()
-        report = follower.rebuild()
-        result["index_build_seconds"] = round(time.perf_counter() - started, 2)
+        if keep_index and follower.status().keyword_seq > 0:
+            report = follower.catch_up()
+            result["index_build_seconds"] = f"kept (caught up in {time.perf_counter() - started:.1f} s)"
+        else:
+            report = follower.rebuild()
+            result["index_build_seconds"] = round(time.perf_counter() - started, 2)
         result["index_build"] = {"papers_indexed": report.papers_indexed,
                                  "vectors_indexed": report.vectors_indexed,
                                  "hnsw": bool(follower.vectors is not None and follower.vectors.uses_hnsw)}
@@ -438,7 +442,8 @@ def benchmark(args: argparse.Namespace, engines: list[str]) -> dict[str, Any]:
         else:
             url = _postgres_database(args.database_url, drop_first=not args.reuse)
         try:
-            prepared = _child("prepare", args, url, data_dir, ["--file", str(head)])
+            prepared = _child("prepare", args, url, data_dir, ["--file", str(head)]
+                              + (["--keep-index"] if args.keep_index else []))
             served = _child("serve", args, url, data_dir,
                             ["--file", str(queries_file), "--increment", str(tail)]
                             + (["--profile"] if args.profile else []))
@@ -477,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="Reuse records, databases and vectors in --data-dir.")
     parser.add_argument("--keep", action="store_true", help="Keep the PostgreSQL database afterwards.")
+    parser.add_argument("--keep-index", action="store_true",
+                        help="With --reuse: catch the existing index up instead of rebuilding it.")
     parser.add_argument("--profile", action="store_true", help="cProfile the measured queries.")
     parser.add_argument("--database-url", default=os.environ.get(
         "PAPERCAST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:54340/lead"),
@@ -488,7 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child == "prepare":
-        result = prepare(args.database_url, args.data_dir, args.file, args.count, args.seed, args.sample)
+        result = prepare(args.database_url, args.data_dir, args.file, args.count, args.seed, args.sample,
+                         args.keep_index)
         args.result.write_text(json.dumps(result))
         return 0
     if args.child == "serve":

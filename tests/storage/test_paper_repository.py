@@ -53,6 +53,10 @@ def test_round_trip_keeps_every_field(papercast) -> None:  # type: ignore[no-unt
     assert paper.signals == (signal,)
     assert paper.doi == "10.1000/xyz"
     assert paper.change_seq >= 1
+    head = papercast.papers.get_many(["2101.00001"], history=False)["2101.00001"]
+    assert head.versions == () and head.signals == ()
+    assert (head.title, head.authors, head.categories, head.announced_on, head.latest_version) == (
+        paper.title, paper.authors, paper.categories, paper.announced_on, paper.latest_version)
 
 
 def test_reingest_changes_nothing_and_keeps_change_seq(papercast) -> None:  # type: ignore[no-untyped-def]

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from papercast.clock import Clock
 from papercast.index.keyword import TantivyKeywordIndex
 from papercast.index.vectors import VectorIndex
@@ -255,6 +257,12 @@ class LiveVectorIndex:
     def vector(self, paper_id: str) -> Any | None:
         vectors = self._follower.vectors
         return vectors.vector(paper_id) if vectors is not None else None
+
+    def vectors(self, paper_ids: Any) -> tuple[list[str], Any]:
+        vectors = self._follower.vectors
+        if vectors is None:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return vectors.vectors(paper_ids)
 
     def __len__(self) -> int:
         vectors = self._follower.vectors

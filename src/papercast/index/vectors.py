@@ -102,6 +102,14 @@ class VectorIndex:
             row = self._rows.get(paper_id)
             return None if row is None else np.array(self._matrix[row], dtype=np.float32)
 
+    def vectors(self, paper_ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """The ids of `paper_ids` that the index holds, in order, and their vectors as rows."""
+        with self._lock:
+            found = [(paper_id, row) for paper_id in paper_ids
+                     if (row := self._rows.get(paper_id)) is not None]
+            rows = np.fromiter((row for _, row in found), dtype=np.int64, count=len(found))
+            return [paper_id for paper_id, _ in found], np.array(self._matrix[rows], dtype=np.float32)
+
     # --- search -------------------------------------------------------------------------------
 
     def search(self, query_vector: np.ndarray, limit: int,

@@ -3,8 +3,10 @@
 The keyword index (BM25) and the vector index each give their top candidates; every candidate
 gets its cosine similarity, the two scores are fused (`domain.fusion.convex_fusion`), the query
 vector is moved towards the best fused papers (pseudo-relevance feedback) and the fusion runs
-once more. Without an encoder or vectors, or when the encoder is too slow, the search answers
-from keywords alone and says so (`mode="keyword"`, `degraded=True`, a warning).
+once more over the same candidates: the vector index is scanned once, for a pool twice the
+fusion depth, and both vectors are scored against that pool only. Without an encoder or
+vectors, or when the encoder is too slow, the search answers from keywords alone and says so
+(`mode="keyword"`, `degraded=True`, a warning).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ SORTS = ("relevance", "date", "trending")
 MODES = ("hybrid", "keyword", "vector")
 MAX_LIMIT = 100
 FILTERED_VECTOR_FACTOR = 5
+FEEDBACK_POOL_FACTOR = 2
 ENCODER_THREADS = 2
 QUERY_VECTOR_CACHE = 256
 
@@ -66,11 +69,13 @@ class VectorSearcher(Protocol):
 
     def vector(self, paper_id: str) -> Any | None: ...
 
+    def vectors(self, paper_ids: Sequence[str]) -> tuple[list[str], Any]: ...
+
     def __len__(self) -> int: ...
 
 
 class PaperReader(Protocol):
-    def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]: ...
+    def get_many(self, paper_ids: Sequence[str], *, history: bool = True) -> dict[str, Paper]: ...
 
 
 @dataclass(frozen=True)
@@ -244,21 +249,42 @@ class SearchService:
     def _hybrid_ranking(self, parsed: ParsedQuery, query_vector: np.ndarray, depth: int) -> _Ranking:
         fusion = self.fusion
         keyword = self._keyword.search(parsed, limit=depth)
-        fused = self._fuse(parsed, keyword.hits, query_vector, depth)
+        # One scan of the vector index gives a pool twice the fusion depth; the keyword hits join it,
+        # and both the query vector and its feedback-moved version are scored over that pool only.
+        pool = [paper_id for paper_id, _ in self._vector_candidates(parsed, query_vector,
+                                                                     depth * FEEDBACK_POOL_FACTOR)]
+        assert self._vectors is not None
+        ids, matrix = self._vectors.vectors(list(dict.fromkeys(
+            pool + [paper_id for paper_id, _ in keyword.hits])))
+        in_pool = set(pool)
+        fused = self._fuse(keyword.hits, ids, matrix @ query_vector, in_pool, depth)
         if fusion.feedback_papers > 0 and fusion.feedback_weight > 0 and fused:
-            best = [paper_id for paper_id, _ in fused[:fusion.feedback_papers]]
-            feedback = self._feedback_vector(query_vector, best)
-            if feedback is not None:
-                fused = self._fuse(parsed, keyword.hits, feedback, depth)
+            rows = {paper_id: row for row, paper_id in enumerate(ids)}
+            best = [rows[paper_id] for paper_id, _ in fused[:fusion.feedback_papers] if paper_id in rows]
+            if best:
+                moved = query_vector + fusion.feedback_weight * matrix[best].mean(axis=0)
+                norm = float(np.linalg.norm(moved))
+                if norm > 0:
+                    feedback = (moved / norm).astype(np.float32)
+                    fused = self._fuse(keyword.hits, ids, matrix @ feedback, in_pool, depth)
         pinned = self._keyword.pinned_ids(parsed)
         return _Ranking(pin_first(fused, pinned), keyword.total, "hybrid", pinned=frozenset(pinned))
 
-    def _fuse(self, parsed: ParsedQuery, keyword_hits: list[tuple[str, float]], query_vector: np.ndarray,
-              depth: int) -> list[tuple[str, float]]:
-        """Convex fusion of BM25 and cosine over the union of both candidate lists."""
-        semantic = dict(self._vector_candidates(parsed, query_vector, depth))
-        missing = [paper_id for paper_id, _ in keyword_hits if paper_id not in semantic]
-        semantic.update(self._cosines(query_vector, missing))
+    def _fuse(self, keyword_hits: list[tuple[str, float]], ids: Sequence[str], cosines: np.ndarray,
+              pool: set[str], depth: int) -> list[tuple[str, float]]:
+        """Convex fusion of BM25 and cosine over the keyword hits and the `depth` pool papers with
+        the highest cosine (`ids` and `cosines`: the pool and the keyword hits that have vectors)."""
+        order = np.argsort(-cosines, kind="stable")
+        semantic: dict[str, float] = {}
+        for row in order:
+            if ids[row] in pool:
+                semantic[ids[row]] = float(cosines[row])
+                if len(semantic) == depth:
+                    break
+        keyword_ids = {paper_id for paper_id, _ in keyword_hits}
+        for row, paper_id in enumerate(ids):  # every keyword hit gets its cosine
+            if paper_id in keyword_ids and paper_id not in semantic:
+                semantic[paper_id] = float(cosines[row])
         return convex_fusion(keyword_hits, semantic, self.fusion.keyword_weight,
                              keyword_complete=len(keyword_hits) < depth)
 
@@ -272,25 +298,6 @@ class SearchService:
             allowed = self._keyword.filter_ids(parsed, [paper_id for paper_id, _ in hits])
             hits = [(paper_id, score) for paper_id, score in hits if paper_id in allowed]
         return hits[:depth]
-
-    def _cosines(self, query_vector: np.ndarray, paper_ids: Sequence[str]) -> dict[str, float]:
-        assert self._vectors is not None
-        found = {}
-        for paper_id in paper_ids:
-            vector = self._vectors.vector(paper_id)
-            if vector is not None:
-                found[paper_id] = float(np.dot(vector, query_vector))
-        return found
-
-    def _feedback_vector(self, query_vector: np.ndarray, paper_ids: Sequence[str]) -> np.ndarray | None:
-        """The query vector moved towards the mean vector of `paper_ids` (Rocchio feedback)."""
-        assert self._vectors is not None
-        vectors = [v for v in (self._vectors.vector(paper_id) for paper_id in paper_ids) if v is not None]
-        if not vectors:
-            return None
-        moved = query_vector + self.fusion.feedback_weight * np.mean(vectors, axis=0)
-        norm = float(np.linalg.norm(moved))
-        return (moved / norm).astype(np.float32) if norm > 0 else None
 
     def _query_vector(self, text: str) -> tuple[np.ndarray | None, str]:
         """The query's vector, or None and why not (no encoder or vectors, an error, too slow)."""
@@ -319,7 +326,7 @@ class SearchService:
         return query_vector, ""
 
     def _by_date(self, ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
-        papers = self._papers.get_many([paper_id for paper_id, _ in ranked])
+        papers = self._papers.get_many([paper_id for paper_id, _ in ranked], history=False)
         oldest = date.min
         return sorted(((paper_id, score) for paper_id, score in ranked if paper_id in papers),
                       key=lambda item: (papers[item[0]].announced_on or oldest, item[1]), reverse=True)
@@ -330,7 +337,7 @@ class SearchService:
         """Papers nearest to `paper_id` by meaning (by its title's words without vectors)."""
         started = time.perf_counter()
         canonical = parse_paper_id(paper_id).paper_id
-        paper = self._papers.get_many([canonical]).get(canonical)
+        paper = self._papers.get_many([canonical], history=False).get(canonical)
         if paper is None:
             raise NotFound(f"no paper {canonical}")
         limit = max(1, min(int(limit), MAX_LIMIT))
@@ -368,7 +375,7 @@ class SearchService:
 
     def _hydrate(self, page: Sequence[tuple[str, float]], parsed: ParsedQuery,
                  pinned: frozenset[str]) -> list[SearchHit]:
-        papers = self._papers.get_many([paper_id for paper_id, _ in page])
+        papers = self._papers.get_many([paper_id for paper_id, _ in page], history=False)
         hits = []
         for paper_id, score in page:
             paper = papers.get(paper_id)

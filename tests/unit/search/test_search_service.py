@@ -59,7 +59,7 @@ class Papers:
     def __init__(self, papers: Sequence[Paper]) -> None:
         self.by_id = {paper.paper_id: paper for paper in papers}
 
-    def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+    def get_many(self, paper_ids: Sequence[str], *, history: bool = True) -> dict[str, Paper]:
         return {paper_id: self.by_id[paper_id] for paper_id in paper_ids if paper_id in self.by_id}
 
 
