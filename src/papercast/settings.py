@@ -66,6 +66,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Changing it re-embeds every paper on the next `papercast embed`."),
     SettingSpec("embedding_device", str, "auto",
                 "Where MiniLM runs: `auto` (CUDA when available, else CPU), `cpu` or `cuda`."),
+    SettingSpec("embedding_runtime", str, "auto",
+                "What encodes search queries with MiniLM on a CPU: `auto` (ONNX Runtime when installed, "
+                "once its vectors are checked against torch at load; else torch), `onnx` (fail "
+                "without it) or `torch`. Documents are always encoded by torch."),
     SettingSpec("embedding_batch_size", int, 0,
                 "Texts per encoder batch; 0 picks 64 on CPU and 512 on CUDA."),
     SettingSpec("vector_exact_max", int, 300_000,
@@ -113,6 +117,7 @@ class Settings:
     log_level: str
     embedding_model: str
     embedding_device: str
+    embedding_runtime: str
     embedding_batch_size: int
     vector_exact_max: int
     web_rate_limit_per_minute: float

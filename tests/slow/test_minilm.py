@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from papercast.embeddings.errors import ModelIntegrityError
+from papercast.embeddings.errors import EmbedderUnavailable, ModelIntegrityError
 from papercast.embeddings.minilm import MiniLmEmbedder, minilm_installed, packaged_model_dir
 
 pytestmark = [
@@ -40,7 +40,10 @@ def test_vectors_are_384_dimensional_normalised_and_meaningful(embedder: MiniLmE
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     paraphrase, unrelated = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
     assert paraphrase > 0.5 > unrelated
-    np.testing.assert_allclose(embedder.embed_query(TEXTS[0]), vectors[0], atol=1e-5)
+    # embed_query runs the modules directly: the same vector as encode, truncation included.
+    long_text = " ".join(["attention"] * 400)
+    for text, vector in ((TEXTS[0], vectors[0]), (long_text, embedder.embed_documents([long_text])[0])):
+        np.testing.assert_allclose(embedder.embed_query(text), vector, atol=1e-5)
     assert embedder.model_id == "all-MiniLM-L6-v2@53aa5117" and embedder.dimension == 384
 
 
@@ -67,3 +70,41 @@ def test_an_intact_copy_loads_offline(tmp_path: Path) -> None:
     copy = tmp_path / "model"
     shutil.copytree(packaged_model_dir(), copy)
     assert MiniLmEmbedder(copy, device="cpu").embed_query("graph neural networks").shape == (384,)
+
+
+def test_onnx_runtime_gives_the_torch_vectors_for_queries(embedder: MiniLmEmbedder) -> None:
+    onnx = MiniLmEmbedder(device="cpu", runtime="onnx")
+    torch_only = MiniLmEmbedder(device="cpu", runtime="torch")
+    assert (onnx.runtime, torch_only.runtime) == ("onnx", "torch")
+    for text in (*TEXTS, "  padded query  ", " ".join(["attention"] * 400)):
+        np.testing.assert_allclose(onnx.embed_query(text), torch_only.embed_query(text), atol=1e-5)
+    np.testing.assert_allclose(onnx.embed_documents(TEXTS), torch_only.embed_documents(TEXTS), atol=1e-5)
+
+
+def test_an_unknown_runtime_is_refused() -> None:
+    with pytest.raises(EmbedderUnavailable, match="unknown embedding runtime 'tensorrt'"):
+        MiniLmEmbedder(device="cpu", runtime="tensorrt")
+
+
+def test_an_onnx_graph_that_differs_from_torch_is_refused(embedder: MiniLmEmbedder,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    from papercast.embeddings import onnx_runtime
+
+    exact = onnx_runtime._pooled_class
+
+    def unnormalised() -> type:
+        class Scaled(exact()):  # type: ignore[misc]
+            def forward(self, *tensors):  # type: ignore[no-untyped-def]
+                return super().forward(*tensors) * 2.0
+
+        return Scaled
+
+    monkeypatch.setattr(onnx_runtime, "_pooled_class", unnormalised)
+    wrong = onnx_runtime._export(embedder._model)  # noqa: SLF001 - a graph that scales every vector
+    monkeypatch.setattr(onnx_runtime, "export_in_child", lambda model_dir, graph: graph.write_bytes(wrong))
+    with pytest.raises(EmbedderUnavailable, match="differs from torch"):
+        MiniLmEmbedder(device="cpu", runtime="onnx")
+    fallback = MiniLmEmbedder(device="cpu", runtime="auto")
+    assert fallback.runtime == "torch"
+    assert "embeddings.onnx_unavailable" in caplog.text

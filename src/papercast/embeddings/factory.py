@@ -49,7 +49,7 @@ def load_embedder(settings: Settings, corpus_texts: Callable[[], Iterable[str]])
     if name == "minilm":
         from papercast.embeddings.minilm import MiniLmEmbedder
 
-        return MiniLmEmbedder(device=settings.embedding_device,
+        return MiniLmEmbedder(device=settings.embedding_device, runtime=settings.embedding_runtime,
                               batch_size=settings.embedding_batch_size or None)
     if name == "tfidf":
         return load_or_fit_tfidf(tfidf_state_dir(settings), corpus_texts)
