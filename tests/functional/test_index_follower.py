@@ -57,6 +57,33 @@ def test_worker_indexes_and_a_web_process_sees_it_without_restart(
         web.close()
 
 
+def test_the_worker_precomputes_similar_papers_and_the_web_process_serves_them(
+        database_url: str, tmp_path: Path, shared_data: Path) -> None:
+    worker, web = _app(database_url, tmp_path / "data"), _app(database_url, tmp_path / "data")
+    try:
+        _ingest(worker, shared_data / "seed-papers.jsonl")
+        worker.embedding_service().catch_up()
+        follower = worker.index_follower()
+        follower.catch_up()
+        assert follower.status().neighbours_pending == 236
+        search = web.search_service()
+        web.index_follower().catch_up()
+        live = [hit.paper_id for hit in search.similar("seed-001", limit=6).results]  # searched
+
+        assert web.index_follower().refresh_neighbours() == 0  # only the writer computes them
+        assert follower.refresh_neighbours(max_rows=100) == 100
+        assert follower.refresh_neighbours() == 136 and follower.status().neighbours_pending == 0
+        web.index_follower().catch_up()  # reload the saved lists
+        vectors = web.index_follower().vectors
+        assert vectors is not None and vectors.neighbours("seed-001", 6) is not None
+        stored = search.similar("seed-001", limit=6)
+        assert [hit.paper_id for hit in stored.results] == live and stored.mode == "vector"
+        assert all(hit.paper is not None and hit.paper.paper_id == hit.paper_id for hit in stored.results)
+    finally:
+        worker.close()
+        web.close()
+
+
 def test_processes_with_their_own_directories_follow_independently(
         database_url: str, tmp_path: Path, shared_data: Path) -> None:
     first, second = _split_corpus(shared_data, tmp_path)

@@ -35,6 +35,7 @@ NO_WORKER_VARIABLE = "PAPERCAST_SERVE_NO_WORKER"
 
 FOLLOW_INTERVAL = 2.0
 EMBED_PER_ROUND = 64
+NEIGHBOURS_PER_ROUND = 1_000  # similar-paper lists per round, in small steps beside the web server
 
 
 @contextmanager
@@ -65,11 +66,12 @@ def _follow_index(papercast: Papercast, stop: threading.Event, interval: float) 
             # Only the process that writes the index embeds, so `--workers N` do it once.
             writes = embedding is not None and follower.is_writer
             embedded = embedding.catch_up(limit=EMBED_PER_ROUND).embedded if writes else 0
+            similar = follower.refresh_neighbours(max_rows=NEIGHBOURS_PER_ROUND)
         except Exception:  # noqa: BLE001 - a failed round is logged and retried; serving goes on
             log.exception("worker.round_failed")
             stop.wait(interval * 5)
             continue
-        if not (embedded or report.papers_indexed or report.vectors_indexed):
+        if not (embedded or similar or report.papers_indexed or report.vectors_indexed):
             stop.wait(interval)
 
 

@@ -52,6 +52,7 @@ class IndexStatus:
     embedding_seq: int
     vector_lag_changes: int
     embeddings_pending: int
+    neighbours_pending: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,13 +133,30 @@ class IndexFollower:
             seq = changes.last_seq
             indexed += len(changes.ids)
             batches += 1
+        self.vectors = vectors
         if vectors is not None and indexed:
             vectors.metadata["embedding_seq"] = seq
-            vectors.save(self.directory / VECTOR_DIR)
-            self._vector_generation = _generation(self.directory / VECTOR_DIR)
+            self._save_vectors()
             log.info("index.vectors.follow vectors=%d seq=%d", indexed, seq)
-        self.vectors = vectors
         return indexed
+
+    def refresh_neighbours(self, max_rows: int | None = None) -> int:
+        """As the writer, precompute the similar papers of up to `max_rows` papers that have none
+        yet (all of them without a limit) and save them; other processes load them on reload."""
+        with self._lock:
+            if not self._acquire_writer() or self.vectors is None:
+                return 0
+            done = self.vectors.refresh_neighbours(max_rows)
+            if done:
+                self._save_vectors()
+                log.info("index.neighbours.refresh papers=%d pending=%d", done,
+                         self.vectors.pending_neighbours())
+            return done
+
+    def _save_vectors(self) -> None:
+        assert self.vectors is not None
+        self.vectors.save(self.directory / VECTOR_DIR)
+        self._vector_generation = _generation(self.directory / VECTOR_DIR)
 
     def _reload(self) -> None:
         self.keyword.refresh()
@@ -210,6 +228,7 @@ class IndexFollower:
             embedding_seq=embedding_seq,
             vector_lag_changes=self._embeddings.changes_after(vector_seq),
             embeddings_pending=pending,
+            neighbours_pending=self.vectors.pending_neighbours() if self.vectors is not None else 0,
         )
 
     def _lag_seconds(self, keyword_seq: int) -> float:
@@ -257,6 +276,10 @@ class LiveVectorIndex:
     def vector(self, paper_id: str) -> Any | None:
         vectors = self._follower.vectors
         return vectors.vector(paper_id) if vectors is not None else None
+
+    def neighbours(self, paper_id: str, limit: int) -> list[tuple[str, float]] | None:
+        vectors = self._follower.vectors
+        return vectors.neighbours(paper_id, limit) if vectors is not None else None
 
     def vectors(self, paper_ids: Any) -> tuple[list[str], Any]:
         vectors = self._follower.vectors

@@ -5,6 +5,13 @@ an upserted id that the HNSW graph already holds, and every removed id, leaves a
 searches skip, and the matrix (and graph) is compacted once tombstones pass a quarter of it.
 Saved as `.npy` (memory-mappable), JSON ids and a faiss file, under a generation named by
 `meta.json`, which is replaced last, so an interrupted save leaves the previous index loadable.
+
+Each paper's `NEIGHBOURS` nearest papers ("similar papers") are precomputed by the index's
+writer (`refresh_neighbours`, in blocks, exactly below `exact_max` and through the HNSW graph
+above it) and saved with the index, so a paper page reads a list instead of scanning every
+vector. A row remembers how many rows the index had when its list was computed; a row added
+later is merged into the lists of the neighbours it found, so new papers join older papers'
+lists without recomputing them. Removed rows are skipped when a list is read.
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 64
 HNSW_EF_SEARCH = 128
 COMPACT_DEAD_FRACTION = 0.25
+NEIGHBOURS = 16  # precomputed per row: paper pages show 6, the API's default is 10
+NEIGHBOUR_BLOCK_CELLS = 1 << 24  # rows x index size scored at once (64 MiB of float32)
+_EMPTY, _REMOVED = -1, -2  # a list slot with no paper (small index); one whose paper was compacted away
 FORMAT = 1
 _META = "meta.json"
 
@@ -64,6 +74,7 @@ class VectorIndex:
                 row = self._rows.get(paper_id)
                 if row is not None and self._hnsw is None:
                     self._writable()[row] = vectors[position]  # exact search reads rows directly
+                    self._nbr_size[row] = -1  # its similar papers change with it
                     continue
                 if row is not None:
                     self._kill(row)  # the graph holds the old vector: tombstone it, append the new
@@ -109,6 +120,84 @@ class VectorIndex:
                      if (row := self._rows.get(paper_id)) is not None]
             rows = np.fromiter((row for _, row in found), dtype=np.int64, count=len(found))
             return [paper_id for paper_id, _ in found], np.array(self._matrix[rows], dtype=np.float32)
+
+    # --- precomputed similar papers ----------------------------------------------------------
+
+    def neighbours(self, paper_id: str, limit: int) -> list[tuple[str, float]] | None:
+        """The precomputed nearest papers of `paper_id`, best first; None when there is no list
+        yet or it cannot fill `limit` (the caller then searches)."""
+        with self._lock:
+            row = self._rows.get(paper_id)
+            if row is None or row >= len(self._nbr_size) or self._nbr_size[row] < 0:
+                return None
+            rows, scores = self._nbr[row], self._nbr_scores[row]
+            complete = bool((rows == _EMPTY).any())  # the index had fewer rows than a full list
+            found = []
+            for position in np.argsort(-scores, kind="stable"):
+                other = int(rows[position])
+                if other < 0:
+                    complete = complete and other == _EMPTY
+                    continue
+                if not self._alive[other] or other == row:
+                    complete = False
+                    continue
+                found.append((self._ids[other], float(scores[position])))
+            if len(found) >= limit or complete:
+                return found[:limit]
+            return None
+
+    def pending_neighbours(self) -> int:
+        """Rows whose similar papers are not computed yet."""
+        with self._lock:
+            return int((self._alive[:self._size] & (self._nbr_size[:self._size] < 0)).sum())
+
+    def refresh_neighbours(self, max_rows: int | None = None) -> int:
+        """Compute the similar papers of rows that have none (at most `max_rows`); returns how many.
+
+        Exact scoring runs outside the lock, block by block, so searches go on meanwhile; a block
+        whose rows moved (a compaction) while it was scored is dropped and done again. The HNSW
+        graph is searched under the lock, in small blocks."""
+        done = 0
+        while max_rows is None or done < max_rows:
+            with self._lock:
+                size, layout = self._size, self._layout
+                pending = np.flatnonzero(self._alive[:size] & (self._nbr_size[:size] < 0))
+                block = 256 if self._hnsw is not None else \
+                    max(1, min(1024, NEIGHBOUR_BLOCK_CELLS // max(size, 1)))
+                if max_rows is not None:
+                    block = min(block, max_rows - done)
+                rows = pending[:block]
+                if not len(rows):
+                    return done
+                matrix, alive, hnsw = self._matrix, self._alive[:size].copy(), self._hnsw
+                if hnsw is not None:  # a faiss graph must not be searched while it grows
+                    found_rows, found_scores = _nearest(matrix, size, alive, hnsw, rows)
+            if hnsw is None:
+                found_rows, found_scores = _nearest(matrix, size, alive, None, rows)
+            with self._lock:
+                if self._layout != layout:
+                    continue
+                self._nbr[rows] = found_rows
+                self._nbr_scores[rows] = found_scores
+                self._nbr_size[rows] = size
+                self._merge_into_older_lists(rows, found_rows, found_scores)
+            done += len(rows)
+        return done
+
+    def _merge_into_older_lists(self, rows: np.ndarray, found_rows: np.ndarray,
+                                found_scores: np.ndarray) -> None:
+        """Offer each new row to the lists of its neighbours that were computed before it existed."""
+        for new_row, others, scores in zip(rows.tolist(), found_rows, found_scores, strict=True):
+            for other, score in zip(others.tolist(), scores.tolist(), strict=True):
+                if other < 0 or self._nbr_size[other] < 0 or new_row < self._nbr_size[other]:
+                    continue
+                current = self._nbr[other]
+                if (current == new_row).any():
+                    continue
+                weakest = int(np.argmin(np.where(current < 0, -np.inf, self._nbr_scores[other])))
+                if current[weakest] < 0 or score > self._nbr_scores[other, weakest]:
+                    current[weakest] = new_row
+                    self._nbr_scores[other, weakest] = score
 
     # --- search -------------------------------------------------------------------------------
 
@@ -167,6 +256,9 @@ class VectorIndex:
         with self._lock:
             np.save(directory / f"vectors-{generation}.npy", np.ascontiguousarray(self._matrix[:self._size]))
             np.save(directory / f"alive-{generation}.npy", self._alive[:self._size])
+            np.save(directory / f"neighbours-{generation}.npy", self._nbr[:self._size])
+            np.save(directory / f"nscores-{generation}.npy", self._nbr_scores[:self._size])
+            np.save(directory / f"nsize-{generation}.npy", self._nbr_size[:self._size])
             (directory / f"ids-{generation}.json").write_text(json.dumps(self._ids), encoding="utf-8")
             if self._hnsw is not None:
                 faiss.write_index(self._hnsw, str(directory / f"hnsw-{generation}.faiss"))
@@ -195,11 +287,22 @@ class VectorIndex:
         if matrix.shape != (rows, index.dimension) or len(ids) != rows or len(alive) != rows:
             raise ValueError(f"{directory}: index files of generation {generation} do not agree")
         index._reset(matrix, ids, alive)
+        index._load_neighbours(directory, generation, rows)
         if meta["hnsw"]:
             index._hnsw = faiss.read_index(str(directory / f"hnsw-{generation}.faiss"))
         elif len(index) > exact_max:
             index._build_hnsw()
         return index
+
+    def _load_neighbours(self, directory: Path, generation: str, rows: int) -> None:
+        """The saved similar-paper lists; none (all to compute) when a save predates them."""
+        paths = [directory / f"{name}-{generation}.npy" for name in ("neighbours", "nscores", "nsize")]
+        if not all(path.exists() for path in paths):
+            return
+        nbr, scores, sizes = (np.load(path) for path in paths)
+        if nbr.shape != (rows, NEIGHBOURS) or scores.shape != nbr.shape or sizes.shape != (rows,):
+            raise ValueError(f"{directory}: neighbour files of generation {generation} do not agree")
+        self._nbr, self._nbr_scores, self._nbr_size = nbr.astype(np.int32), scores, sizes.astype(np.int64)
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -211,6 +314,10 @@ class VectorIndex:
         self._rows = {paper_id: row for row, paper_id in enumerate(ids) if self._alive[row]}
         self._dead = self._size - len(self._rows)
         self._hnsw: Any = None
+        self._nbr = np.full((len(ids), NEIGHBOURS), -1, dtype=np.int32)
+        self._nbr_scores = np.full((len(ids), NEIGHBOURS), -np.inf, dtype=np.float32)
+        self._nbr_size = np.full(len(ids), -1, dtype=np.int64)  # index size when computed; -1: none
+        self._layout = getattr(self, "_layout", 0) + 1  # row numbers changed
 
     def _checked(self, matrix: np.ndarray, count: int) -> np.ndarray:
         matrix = np.asarray(matrix, dtype=np.float32)
@@ -231,6 +338,9 @@ class VectorIndex:
             self._matrix = _grown(self._matrix, self._size, capacity)
             self._alive = np.concatenate(
                 [self._alive[:self._size], np.zeros(capacity - self._size, dtype=bool)])
+            self._nbr = _grown_rows(self._nbr, self._size, capacity, -1)
+            self._nbr_scores = _grown_rows(self._nbr_scores, self._size, capacity, -np.inf)
+            self._nbr_size = _grown_rows(self._nbr_size, self._size, capacity, -1)
         self._matrix[start:end] = vectors
         self._alive[start:end] = True
         self._ids.extend(ids)
@@ -253,7 +363,14 @@ class VectorIndex:
     def _compact(self) -> None:
         """Drop tombstones; (re)build the graph when the index is over `exact_max`, else drop it."""
         keep = np.flatnonzero(self._alive[:self._size])
+        nbr, scores, sizes = self._nbr[keep], self._nbr_scores[keep], self._nbr_size[keep]
+        renumber = np.full(self._size + 1, _REMOVED, dtype=np.int32)  # old row -> new row
+        renumber[-1] = _EMPTY  # an empty slot (-1) stays empty
+        renumber[keep] = np.arange(len(keep), dtype=np.int32)
         self._reset(np.array(self._matrix[keep], dtype=np.float32), [self._ids[row] for row in keep])
+        self._nbr, self._nbr_scores = renumber[nbr], scores
+        # "computed when the index had n rows" becomes "... had the kept rows below n"
+        self._nbr_size = np.where(sizes < 0, -1, np.searchsorted(keep, np.maximum(sizes, 0)))
         if len(keep) > self.exact_max:
             self._build_hnsw()
 
@@ -267,6 +384,40 @@ class VectorIndex:
         self._hnsw = index
 
 
+def _nearest(matrix: np.ndarray, size: int, alive: np.ndarray, hnsw: Any,
+             rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The `NEIGHBOURS` nearest live rows of each of `rows` (itself excluded): rows and scores,
+    -1 and -inf where there are fewer."""
+    queries = np.ascontiguousarray(matrix[rows], dtype=np.float32)
+    found_rows = np.full((len(rows), NEIGHBOURS), -1, dtype=np.int32)
+    found_scores = np.full((len(rows), NEIGHBOURS), -np.inf, dtype=np.float32)
+    if hnsw is not None:
+        scores, candidates = hnsw.search(queries, 2 * NEIGHBOURS)
+        for position, row in enumerate(rows):
+            keep = [(int(c), float(s)) for c, s in zip(candidates[position], scores[position], strict=True)
+                    if 0 <= c < size and c != row and alive[c]][:NEIGHBOURS]
+            for slot, (candidate, score) in enumerate(keep):
+                found_rows[position, slot], found_scores[position, slot] = candidate, score
+        return found_rows, found_scores
+    scores = queries @ matrix[:size].T
+    scores[:, ~alive] = -np.inf
+    scores[np.arange(len(rows)), rows] = -np.inf
+    count = min(NEIGHBOURS, size)
+    top = np.argpartition(-scores, count - 1, axis=1)[:, :count] if count < size else \
+        np.tile(np.arange(size), (len(rows), 1))
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    real = np.isfinite(top_scores)
+    found_rows[:, :count] = np.where(real, top, -1)
+    found_scores[:, :count] = np.where(real, top_scores, -np.inf)
+    return found_rows, found_scores
+
+
+def _grown_rows(array: np.ndarray, used: int, capacity: int, fill: float) -> np.ndarray:
+    grown = np.full((capacity, *array.shape[1:]), fill, dtype=array.dtype)
+    grown[:used] = array[:used]
+    return grown
+
+
 def _grown(matrix: np.ndarray, used: int, capacity: int) -> np.ndarray:
     grown = np.empty((capacity, matrix.shape[1]), dtype=np.float32)
     grown[:used] = matrix[:used]
@@ -276,5 +427,6 @@ def _grown(matrix: np.ndarray, used: int, capacity: int) -> np.ndarray:
 def _remove_other_generations(directory: Path, generation: str) -> None:
     for path in directory.iterdir():
         stem = path.name.split(".", 1)[0]
-        if stem.rsplit("-", 1)[0] in ("vectors", "alive", "ids", "hnsw") and not stem.endswith(generation):
+        kinds = ("vectors", "alive", "ids", "hnsw", "neighbours", "nscores", "nsize")
+        if stem.rsplit("-", 1)[0] in kinds and not stem.endswith(generation):
             path.unlink(missing_ok=True)

@@ -71,6 +71,8 @@ class VectorSearcher(Protocol):
 
     def vectors(self, paper_ids: Sequence[str]) -> tuple[list[str], Any]: ...
 
+    def neighbours(self, paper_id: str, limit: int) -> list[tuple[str, float]] | None: ...
+
     def __len__(self) -> int: ...
 
 
@@ -103,6 +105,7 @@ class SearchHit:
     announced_on: date | None = None
     withdrawn: bool = False
     pinned: bool = False
+    paper: Paper | None = field(default=None, repr=False, compare=False)  # set by `similar`
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -333,28 +336,60 @@ class SearchService:
 
     # -- similar papers ------------------------------------------------------------------------
 
-    def similar(self, paper_id: str, limit: int = 10) -> SearchResponse:
+    def similar(self, paper_id: str, limit: int = 10, snippets: bool = True) -> SearchResponse:
         """Papers nearest to `paper_id` by meaning (by its title's words without vectors)."""
-        started = time.perf_counter()
         canonical = parse_paper_id(paper_id).paper_id
         paper = self._papers.get_many([canonical], history=False).get(canonical)
         if paper is None:
             raise NotFound(f"no paper {canonical}")
+        return self.similar_to(paper, limit, snippets)
+
+    def similar_to(self, paper: Paper, limit: int = 10, snippets: bool = True) -> SearchResponse:
+        """`similar` for a paper already loaded: its precomputed neighbours when the index has
+        them, else a search with its vector, else with its title's words. Hits carry their
+        papers (versions included); without `snippets` their abstracts are not highlighted."""
+        started = time.perf_counter()
+        canonical = paper.paper_id
         limit = max(1, min(int(limit), MAX_LIMIT))
         parsed = parse_query(paper.title)
-        vector = self._paper_vector(paper)
-        if vector is not None:
-            assert self._vectors is not None
-            ranked = self._vectors.search(vector, limit, exclude_ids=[canonical])
-            hits = self._hydrate(ranked, parsed, frozenset())
+        ranked = None
+        if self._vectors is not None and len(self._vectors) > 0:
+            ranked = self._vectors.neighbours(canonical, limit)
+        if ranked is None:
+            vector = self._paper_vector(paper)
+            if vector is not None:
+                assert self._vectors is not None
+                ranked = self._vectors.search(vector, limit, exclude_ids=[canonical])
+        if ranked is not None:
+            hits = self._similar_hits(ranked, parsed, snippets)
             return self._response(parsed, hits, len(ranked), "vector", "relevance", 0, limit, [], False,
                                   started)
         page = self._keyword.search(parsed, limit=limit + 1)
         ranked = [(pid, score) for pid, score in page.hits if pid != canonical][:limit]
         warnings = ["semantic search is unavailable; papers sharing the title's words are shown"]
-        hits = self._hydrate(ranked, parsed, frozenset())
+        hits = self._similar_hits(ranked, parsed, snippets)
         return self._response(parsed, hits, len(ranked), "keyword", "relevance", 0, limit, warnings, True,
                               started)
+
+    def _similar_hits(self, ranked: Sequence[tuple[str, float]], parsed: ParsedQuery,
+                      snippets: bool) -> list[SearchHit]:
+        papers = self._papers.get_many([paper_id for paper_id, _ in ranked])
+        hits = []
+        for paper_id, score in ranked:
+            paper = papers.get(paper_id)
+            if paper is None:  # deleted since the index saw it
+                continue
+            if snippets:
+                title = self._keyword.highlight(paper.title, parsed)
+                snippet = self._keyword.highlight(paper.abstract, parsed, self.tuning.snippet_chars)
+            else:
+                title, snippet = (TextSegment(paper.title),), ()
+            hits.append(SearchHit(
+                paper_id=paper_id, score=score, title=paper.title, title_segments=title, snippet=snippet,
+                authors=tuple(author.name for author in paper.authors), categories=paper.categories,
+                announced_on=paper.announced_on, withdrawn=paper.withdrawn, paper=paper,
+            ))
+        return hits
 
     def _paper_vector(self, paper: Paper) -> np.ndarray | None:
         if self._vectors is None or len(self._vectors) == 0:

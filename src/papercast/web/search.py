@@ -107,8 +107,8 @@ class CatalogSearch:
         found = self._listings.papers([paper_id])
         return self.similar_to(found[0], limit) if found else _Response([], 0, "category")
 
-    def similar_to(self, paper: Paper, limit: int) -> _Response:
-        """`similar` for a paper already loaded (the paper page has it)."""
+    def similar_to(self, paper: Paper, limit: int, snippets: bool = True) -> _Response:
+        """`similar` for a paper already loaded (the paper page has it); never any snippets."""
         related = [p for p in self._newest_in(paper, limit + 1) if p.paper_id != paper.paper_id][:limit]
         hits = [_CatalogHit(p.paper_id, None, p.title, (), p) for p in related]
         return _Response(hits, len(hits), "category")
@@ -146,10 +146,12 @@ class WebSearch:
             took_ms=float(getattr(response, "took_ms", 0.0) or 0.0),
         )
 
-    def similar(self, paper: Paper, limit: int = 6) -> Similar:
+    def similar(self, paper: Paper, limit: int = 6, snippets: bool = True) -> Similar:
+        """Papers similar to `paper`; a page that shows no abstracts asks for no `snippets`."""
         paper_id = paper.paper_id
         similar_to = getattr(self.backend, "similar_to", None)
-        response = similar_to(paper, limit) if similar_to else self.backend.similar(paper_id, limit)
+        response = (similar_to(paper, limit, snippets) if similar_to
+                    else self.backend.similar(paper_id, limit))
         results = getattr(response, "results", response)
         hits = tuple(h for h in self._hits(results) if h.paper.paper_id != paper_id)
         return Similar(hits, str(getattr(response, "mode", "similar")))

@@ -159,3 +159,81 @@ def test_a_broken_generation_is_refused(tmp_path: Path) -> None:
     ids_file.write_text('["a"]')
     with pytest.raises(ValueError, match="do not agree"):
         VectorIndex.load(tmp_path)
+
+
+def _exact_neighbours(ids: list[str], matrix: np.ndarray, row: int, limit: int) -> list[str]:
+    scores = matrix @ matrix[row]
+    scores[row] = -np.inf
+    return [ids[r] for r in np.lexsort((np.arange(len(ids)), -scores))[:limit]]
+
+
+def test_precomputed_neighbours_equal_an_exact_search_and_survive_a_save(tmp_path: Path) -> None:
+    matrix = _random(600, seed=11)
+    ids = [f"p{row}" for row in range(len(matrix))]
+    index = VectorIndex(DIMENSION)
+    index.build(ids, matrix)
+    assert index.neighbours("p0", 6) is None and index.pending_neighbours() == 600
+    assert index.refresh_neighbours(max_rows=100) == 100 and index.pending_neighbours() == 500
+    assert index.refresh_neighbours() == 500 and index.pending_neighbours() == 0
+    for row in (0, 17, 599):
+        found = index.neighbours(ids[row], 10)
+        assert found is not None
+        assert [paper_id for paper_id, _ in found] == _exact_neighbours(ids, matrix, row, 10)
+        assert [score for _, score in found] == sorted((score for _, score in found), reverse=True)
+    assert index.neighbours("p0", 17) is None  # more than a list holds: the caller searches
+    index.save(tmp_path)
+    loaded = VectorIndex.load(tmp_path)
+    assert loaded.pending_neighbours() == 0 and loaded.neighbours("p17", 10) == index.neighbours("p17", 10)
+
+
+def test_a_new_paper_joins_the_lists_of_older_papers_and_a_removed_one_leaves_them() -> None:
+    matrix = _random(300, seed=12)
+    ids = [f"p{row}" for row in range(len(matrix))]
+    index = VectorIndex(DIMENSION)
+    index.build(ids, matrix)
+    index.refresh_neighbours()
+    twin = _unit(matrix[5] + 0.01 * _random(1, seed=13)[0])  # nearest to p5 of all
+    index.upsert(["new"], twin[None, :])
+    assert index.pending_neighbours() == 1 and index.refresh_neighbours() == 1
+    assert index.neighbours("p5", 1)[0][0] == "new"  # type: ignore[index]
+    assert index.neighbours("new", 1)[0][0] == "p5"  # type: ignore[index]
+    index.remove(["new"])
+    after = index.neighbours("p5", 10)
+    assert after is not None and "new" not in [paper_id for paper_id, _ in after]
+    assert [paper_id for paper_id, _ in after] == _exact_neighbours(ids, matrix, 5, 10)
+
+
+def test_neighbours_follow_rows_through_a_compaction() -> None:
+    matrix = _random(200, seed=14)
+    ids = [f"p{row}" for row in range(len(matrix))]
+    index = VectorIndex(DIMENSION)
+    index.build(ids, matrix)
+    index.refresh_neighbours()
+    gone = [f"p{row}" for row in range(0, 200, 3)]
+    index.remove(gone)  # over a quarter of the rows: the matrix is compacted
+    kept = [paper_id for paper_id in ids if paper_id not in set(gone)]
+    kept_matrix = matrix[[int(paper_id[1:]) for paper_id in kept]]
+    answered = 0
+    for paper_id in kept:
+        found = index.neighbours(paper_id, 10)
+        if found is None:  # a list that lost too many neighbours is searched again
+            continue
+        answered += 1
+        expected = _exact_neighbours(kept, kept_matrix, kept.index(paper_id), 10)
+        assert [pid for pid, _ in found] == expected
+    assert answered > len(kept) // 2
+
+
+def test_hnsw_neighbours_are_mostly_the_exact_ones() -> None:
+    rng = np.random.default_rng(15)
+    matrix = _clustered(_random(40, seed=16), 3000, rng)
+    ids = [f"p{row}" for row in range(len(matrix))]
+    index = VectorIndex(DIMENSION, exact_max=1000)
+    index.build(ids, matrix)
+    assert index.uses_hnsw and index.refresh_neighbours() == 3000
+    overlap = []
+    for row in range(0, 3000, 150):
+        found = index.neighbours(ids[row], 10)
+        assert found is not None and ids[row] not in [paper_id for paper_id, _ in found]
+        overlap.append(len({pid for pid, _ in found} & set(_exact_neighbours(ids, matrix, row, 10))) / 10)
+    assert float(np.mean(overlap)) >= 0.9

@@ -35,7 +35,7 @@ def paper_page(request: Request, paper_id: str, web: Web) -> Response:
 def _similar(web: WebContext, paper: Paper) -> Similar:
     """Similar papers, or none when the search backend cannot say (the page still shows)."""
     try:
-        return web.search.similar(paper, SIMILAR_COUNT)
+        return web.search.similar(paper, SIMILAR_COUNT, snippets=False)
     except PapercastError as error:
         log.warning("web.similar_failed paper=%s error=%s", paper.paper_id, error)
         return Similar((), "unavailable")
