@@ -347,7 +347,8 @@ class SearchService:
     def similar_to(self, paper: Paper, limit: int = 10, snippets: bool = True) -> SearchResponse:
         """`similar` for a paper already loaded: its precomputed neighbours when the index has
         them, else a search with its vector, else with its title's words. Hits carry their
-        papers (versions included); without `snippets` their abstracts are not highlighted."""
+        papers; without `snippets` (a list of titles) no abstract is highlighted and the papers
+        come without versions and signals."""
         started = time.perf_counter()
         canonical = paper.paper_id
         limit = max(1, min(int(limit), MAX_LIMIT))
@@ -373,7 +374,8 @@ class SearchService:
 
     def _similar_hits(self, ranked: Sequence[tuple[str, float]], parsed: ParsedQuery,
                       snippets: bool) -> list[SearchHit]:
-        papers = self._papers.get_many([paper_id for paper_id, _ in ranked])
+        # A list without snippets is a list of titles: its papers need no versions or signals.
+        papers = self._papers.get_many([paper_id for paper_id, _ in ranked], history=snippets)
         hits = []
         for paper_id, score in ranked:
             paper = papers.get(paper_id)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.staticfiles import StaticFiles
@@ -45,6 +46,7 @@ log = logging.getLogger("papercast.web")
 # scheduler): entered at startup, exited at shutdown. `papercast serve --no-worker` passes none.
 BackgroundWorker = Callable[[], AbstractContextManager[Any]]
 
+REQUEST_THREADS = 2  # threads per process for synchronous routes
 API_DESCRIPTION = (
     "Read-only JSON over papercast's catalog. Errors are RFC 9457 problem documents; lists link to "
     "their neighbours in the body and in a `Link` header; responses carry an ETag."
@@ -128,6 +130,9 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
 def _lifespan(worker: BackgroundWorker | None) -> Callable[[FastAPI], Any]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Routes are CPU-bound Python: a few threads per process finish requests in turn, where
+        # anyio's default 40 would share the GIL between 40 half-done requests (slower tails).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         if worker is None:
             yield
             return
