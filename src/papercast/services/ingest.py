@@ -2,19 +2,15 @@
 
 Every source feeds this one upsert. A batch is read, merged and written in one serialised
 transaction, so a re-run changes nothing and an older version arriving late changes nothing.
-While one batch is written, a reader thread parses and validates the next (`read_ahead`): the
-database driver releases the GIL while it writes, so the two overlap.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from itertools import islice
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from papercast.domain.errors import InvalidInput
 from papercast.domain.ingest import IngestReport, Rejection, SourceItem
@@ -50,10 +46,11 @@ class IngestService:
         """Ingest every item; parse-time rejections are reported alongside validation ones."""
         report = IngestReport()
         iterator = iter(items)
-        chunks = iter(lambda: list(islice(iterator, self._batch_size)), [])
-        prepared = (self._validate(chunk, source_name) for chunk in chunks)
-        for records, batch_report in read_ahead(prepared):
-            report.add(self._write(records, batch_report))
+        while True:
+            chunk = list(islice(iterator, self._batch_size))
+            if not chunk:
+                break
+            report.add(self.ingest_batch(chunk, source_name))
             if on_batch is not None:
                 on_batch(report)
         log.info("ingest.done source=%s new=%d updated=%d unchanged=%d rejected=%d", source_name,
@@ -67,12 +64,6 @@ class IngestService:
         `cursor` (name, state) is written in that same transaction, so a harvest that stops
         between pages resumes after the last page whose papers were committed.
         """
-        records, report = self._validate(items, source_name)
-        return self._write(records, report, cursor)
-
-    @staticmethod
-    def _validate(items: Sequence[SourceItem], source_name: str) -> tuple[list[PaperRecord], IngestReport]:
-        """The valid records of `items`, and a report holding the rejected ones."""
         report = IngestReport()
         records: list[PaperRecord] = []
         for position, item in enumerate(items):
@@ -84,11 +75,6 @@ class IngestService:
             except InvalidInput as error:
                 location = f"record {item.paper_id[:80]!r}" if item.paper_id else f"item {position + 1}"
                 report.rejections.append(Rejection(location, str(error), item.source or source_name))
-        return records, report
-
-    def _write(self, records: Sequence[PaperRecord], report: IngestReport,
-               cursor: tuple[str, dict[str, str]] | None = None) -> IngestReport:
-        """Merge `records` into the stored papers and write them in one transaction."""
         if not records and cursor is None:
             return report
         with self._papers.write_batch() as batch:
@@ -125,49 +111,3 @@ class IngestService:
                 report.unchanged += 1
         return changes
 
-
-
-T = TypeVar("T")
-_ITEM, _DONE, _FAILED = "item", "done", "failed"
-
-
-def read_ahead(produce: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """The items of `produce`, computed by a thread up to `depth` items ahead of the consumer.
-
-    An exception in `produce` is raised to the consumer after the items before it; when the
-    consumer stops early (or fails), the thread stops at its next item."""
-    handoff: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(message: tuple[str, object]) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(message, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            for item in produce:
-                if not put((_ITEM, item)):
-                    return
-            put((_DONE, None))
-        except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
-            put((_FAILED, error))
-
-    thread = threading.Thread(target=run, name="papercast-ingest-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = handoff.get()
-            if kind == _ITEM:
-                yield value  # type: ignore[misc]
-            elif kind == _DONE:
-                return
-            else:
-                raise value  # type: ignore[misc]
-    finally:
-        stop.set()
-        thread.join(timeout=30)  # it stops at its next item; a source stuck mid-item is left behind
