@@ -1,12 +1,16 @@
 """The Jinja2 environment of the pages: autoescaping always on, URL helpers, and the math filter.
 
 Templates never mark metadata safe themselves; the only markup that reaches a page from a
-paper is what `render_text` (`|math`) builds, which escapes everything but the MathML it made.
+paper is what `render_text` (`|math`) builds, which escapes everything but the MathML it made,
+and the author and category links below, built from values that each went through
+`escape`. Those two are Python rather than Jinja macros: a paper page draws them for every
+similar paper, and a macro call costs several times as much.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import date, datetime
 from functools import cache
 from importlib.resources import files
@@ -14,9 +18,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
-from papercast.domain.papers import Paper
+from papercast.domain.papers import Author, Paper
 from papercast.web.math import render_snippet, render_text
 from papercast.web.tex import accents_to_unicode
 
@@ -67,6 +72,21 @@ def first_version_date(paper: Paper) -> date | None:
         (v.submitted_at.date() for v in paper.versions if v.submitted_at is not None), None)
 
 
+def author_links(authors: Sequence[Author], limit: int = 8) -> Markup:
+    """The first `limit` authors linked to their pages (LaTeX accents as letters), "and N more"."""
+    links = ", ".join(f'<a href="{escape(author_url(author.name))}">'
+                      f'{escape(accents_to_unicode(author.name))}</a>' for author in authors[:limit])
+    if len(authors) > limit:
+        links += f' <span class="muted">and {len(authors) - limit} more</span>'
+    return Markup(links)  # noqa: S704 - every value in it went through escape()
+
+
+def category_links(categories: Sequence[str]) -> Markup:
+    """Each category as a tag linked to its page."""
+    return Markup("".join(f'<a class="tag" href="{escape(category_url(category))}">{escape(category)}</a>'
+                          for category in categories))  # noqa: S704 - escaped above
+
+
 def build_templates() -> Jinja2Templates:
     environment = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
@@ -81,6 +101,6 @@ def build_templates() -> Jinja2Templates:
     environment.globals.update(
         paper_url=paper_url, author_url=author_url, category_url=category_url,
         arxiv_links=arxiv_links, doi_url=doi_url, static_url=static_url,
-        first_version_date=first_version_date,
+        first_version_date=first_version_date, author_links=author_links, category_links=category_links,
     )
     return Jinja2Templates(env=environment)
