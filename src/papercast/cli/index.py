@@ -72,7 +72,8 @@ def register(root: typer.Typer) -> None:
             while True:
                 embedded = embedding.catch_up(limit=embed_batch).embedded
                 followed = follower.catch_up()
-                similar = follower.refresh_neighbours(max_rows=NEIGHBOURS_PER_ROUND)
+                # After the backlog is embedded, so that lists are computed against the whole index.
+                similar = 0 if embedded else follower.refresh_neighbours(max_rows=NEIGHBOURS_PER_ROUND)
                 log.info("worker.round embedded=%d papers=%d vectors=%d similar=%d", embedded,
                          followed.papers_indexed, followed.vectors_indexed, similar)
                 if once:

@@ -66,7 +66,10 @@ def _follow_index(papercast: Papercast, stop: threading.Event, interval: float) 
             # Only the process that writes the index embeds, so `--workers N` do it once.
             writes = embedding is not None and follower.is_writer
             embedded = embedding.catch_up(limit=EMBED_PER_ROUND).embedded if writes else 0
-            similar = follower.refresh_neighbours(max_rows=NEIGHBOURS_PER_ROUND)
+            # Similar papers wait until the backlog is embedded: a list computed against the
+            # whole index is exact, one computed against part of it only learns of the rest
+            # through the papers that arrive later.
+            similar = 0 if embedded else follower.refresh_neighbours(max_rows=NEIGHBOURS_PER_ROUND)
         except Exception:  # noqa: BLE001 - a failed round is logged and retried; serving goes on
             log.exception("worker.round_failed")
             stop.wait(interval * 5)
