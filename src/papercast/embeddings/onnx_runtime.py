@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +49,7 @@ def onnx_runtime_installed() -> bool:
 class OnnxSentenceEncoder:
     """Normalised mean-pooled sentence vectors of a sentence-transformers BERT model, on ONNX Runtime."""
 
-    def __init__(self, model: Any, *, model_dir: Path | None = None, threads: int = 0,
-                 batch_size: int = 32) -> None:
+    def __init__(self, model: Any, *, model_dir: Path | None = None, threads: int = 0) -> None:
         """`model_dir` (the verified model's files): export in a child process, which keeps the
         ~250 MB that tracing leaves behind out of this one; without it, export here."""
         if not onnx_runtime_installed():
@@ -59,7 +57,6 @@ class OnnxSentenceEncoder:
         import onnxruntime
 
         self._model = model  # the sentence-transformers model: its tokenizer settings are reused
-        self.batch_size = batch_size
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -77,22 +74,8 @@ class OnnxSentenceEncoder:
         self._inputs = [item.name for item in self._session.get_inputs()]
         self._check()
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors of `texts`, in order; batches are formed from texts of similar length."""
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
-        vectors: np.ndarray | None = None
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
-            encoded = self._run([texts[index] for index in chunk])
-            if vectors is None:
-                vectors = np.empty((len(texts), encoded.shape[1]), dtype=np.float32)
-            vectors[chunk] = encoded
-        assert vectors is not None
-        return vectors
-
-    def _run(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Vectors of `texts`, in order, as one padded batch (queries come one at a time)."""
         features = self._model.preprocess(texts)  # the model's own tokenisation: strip, truncate, pad
         feed = {name: features[name].cpu().numpy().astype(np.int64) for name in self._inputs}
         output: np.ndarray = self._session.run(None, feed)[0]
@@ -106,8 +89,8 @@ class OnnxSentenceEncoder:
             expected = np.asarray(self._model.encode(list(PROBE_TEXTS), batch_size=len(PROBE_TEXTS),
                                                      normalize_embeddings=True, convert_to_numpy=True,
                                                      show_progress_bar=False), dtype=np.float32)
-        batched = self._run(list(PROBE_TEXTS))
-        alone = np.stack([self._run([text])[0] for text in PROBE_TEXTS])
+        batched = self.encode(list(PROBE_TEXTS))
+        alone = np.stack([self.encode([text])[0] for text in PROBE_TEXTS])
         worst = float(max(np.abs(batched - expected).max(), np.abs(alone - expected).max()))
         if not worst <= TOLERANCE:
             raise EmbedderUnavailable(

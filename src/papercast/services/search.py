@@ -362,36 +362,15 @@ class SearchService:
                 assert self._vectors is not None
                 ranked = self._vectors.search(vector, limit, exclude_ids=[canonical])
         if ranked is not None:
-            hits = self._similar_hits(ranked, parsed, snippets)
+            hits = self._hydrate(ranked, parsed, snippets=snippets, history=snippets, attach=True)
             return self._response(parsed, hits, len(ranked), "vector", "relevance", 0, limit, [], False,
                                   started)
         page = self._keyword.search(parsed, limit=limit + 1)
         ranked = [(pid, score) for pid, score in page.hits if pid != canonical][:limit]
         warnings = ["semantic search is unavailable; papers sharing the title's words are shown"]
-        hits = self._similar_hits(ranked, parsed, snippets)
+        hits = self._hydrate(ranked, parsed, snippets=snippets, history=snippets, attach=True)
         return self._response(parsed, hits, len(ranked), "keyword", "relevance", 0, limit, warnings, True,
                               started)
-
-    def _similar_hits(self, ranked: Sequence[tuple[str, float]], parsed: ParsedQuery,
-                      snippets: bool) -> list[SearchHit]:
-        # A list without snippets is a list of titles: its papers need no versions or signals.
-        papers = self._papers.get_many([paper_id for paper_id, _ in ranked], history=snippets)
-        hits = []
-        for paper_id, score in ranked:
-            paper = papers.get(paper_id)
-            if paper is None:  # deleted since the index saw it
-                continue
-            if snippets:
-                title = self._keyword.highlight(paper.title, parsed)
-                snippet = self._keyword.highlight(paper.abstract, parsed, self.tuning.snippet_chars)
-            else:
-                title, snippet = (TextSegment(paper.title),), ()
-            hits.append(SearchHit(
-                paper_id=paper_id, score=score, title=paper.title, title_segments=title, snippet=snippet,
-                authors=tuple(author.name for author in paper.authors), categories=paper.categories,
-                announced_on=paper.announced_on, withdrawn=paper.withdrawn, paper=paper,
-            ))
-        return hits
 
     def _paper_vector(self, paper: Paper) -> np.ndarray | None:
         if self._vectors is None or len(self._vectors) == 0:
@@ -411,20 +390,28 @@ class SearchService:
     # -- results -------------------------------------------------------------------------------
 
     def _hydrate(self, page: Sequence[tuple[str, float]], parsed: ParsedQuery,
-                 pinned: frozenset[str]) -> list[SearchHit]:
-        papers = self._papers.get_many([paper_id for paper_id, _ in page], history=False)
+                 pinned: frozenset[str] = frozenset(), *, snippets: bool = True, history: bool = False,
+                 attach: bool = False) -> list[SearchHit]:
+        """Hits for (paper id, score) pairs, skipping papers deleted since the index saw them.
+
+        Without `snippets` (a list of titles) nothing is highlighted; `history` loads versions and
+        signals, `attach` puts each paper on its hit (so the web layer need not load it again)."""
+        papers = self._papers.get_many([paper_id for paper_id, _ in page], history=history)
         hits = []
         for paper_id, score in page:
             paper = papers.get(paper_id)
-            if paper is None:  # deleted since the index saw it
+            if paper is None:
                 continue
+            if snippets:
+                title = self._keyword.highlight(paper.title, parsed)
+                snippet = self._keyword.highlight(paper.abstract, parsed, self.tuning.snippet_chars)
+            else:
+                title, snippet = (TextSegment(paper.title),), ()
             hits.append(SearchHit(
-                paper_id=paper_id, score=score, title=paper.title,
-                title_segments=self._keyword.highlight(paper.title, parsed),
-                snippet=self._keyword.highlight(paper.abstract, parsed, self.tuning.snippet_chars),
-                authors=tuple(author.name for author in paper.authors),
-                categories=paper.categories, announced_on=paper.announced_on,
-                withdrawn=paper.withdrawn, pinned=paper_id in pinned,
+                paper_id=paper_id, score=score, title=paper.title, title_segments=title, snippet=snippet,
+                authors=tuple(author.name for author in paper.authors), categories=paper.categories,
+                announced_on=paper.announced_on, withdrawn=paper.withdrawn, pinned=paper_id in pinned,
+                paper=paper if attach else None,
             ))
         return hits
 
