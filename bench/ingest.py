@@ -46,11 +46,15 @@ def run_child(database_url: str, path: Path, data_dir: Path) -> dict[str, Any]:
     try:
         source = open_source(path, "snapshot")
         started = time.perf_counter()
-        report = app.ingest.ingest(source.items(), source.name)
+        report = app.ingest.ingest_source(source)
         seconds = time.perf_counter() - started
     finally:
         app.close()
-    return {"seconds": seconds, "vm_hwm_mb": _vm_hwm_mb(), "new": report.new, "updated": report.updated,
+    # The read-ahead process (when the file was large enough for one), waited for by this one.
+    read_ahead_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"seconds": seconds, "vm_hwm_mb": _vm_hwm_mb(),
+            "read_ahead_peak_rss_mb": round(read_ahead_mb, 1) if read_ahead_mb else None,
+            "new": report.new, "updated": report.updated,
             "unchanged": report.unchanged, "rejected": report.rejected,
             "first_rejections": [r.as_dict() for r in report.rejections[:3]]}
 

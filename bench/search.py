@@ -159,7 +159,7 @@ def prepare(database_url: str, data_dir: Path, records: Path, count: int, seed: 
         else:
             source = open_source(records, "snapshot")
             started = time.perf_counter()
-            report = app.ingest.ingest(source.items(), source.name)
+            report = app.ingest.ingest_source(source)
             result["ingest_seconds"] = round(time.perf_counter() - started, 2)
             result["ingest_new"], result["ingest_rejected"] = report.new, report.rejected
         result["papers"] = app.papers.count()

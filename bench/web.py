@@ -68,7 +68,7 @@ def prepare_catalog(database_url: str, data_dir: Path, count: int, seed: int) ->
                 synthetic.write(synthetic.generate(count, seed), records)
             started = time.perf_counter()
             source = open_source(records, "snapshot")
-            report = app.ingest.ingest(source.items(), source.name)
+            report = app.ingest.ingest_source(source)
             seconds = round(time.perf_counter() - started, 1)
             result.update(ingested=True, new=report.new, ingest_seconds=seconds)
         started = time.perf_counter()

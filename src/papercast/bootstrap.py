@@ -18,6 +18,7 @@ from papercast.services.ingest import IngestService
 from papercast.services.listings import ListingService
 from papercast.settings import Settings
 from papercast.sources.http import HttpPolicy, PoliteHttpClient
+from papercast.sources.read_ahead import ProcessReadAhead
 from papercast.storage import migrations
 from papercast.storage.cursors import SqlCursorStore
 from papercast.storage.engine import create_database_engine
@@ -130,7 +131,8 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
         ensure_schema(engine)
     papers = SqlPaperRepository(engine, clock)
     cursors = SqlCursorStore(engine, clock)
-    ingest = IngestService(papers, batch_size=settings.ingest_batch_size)
+    ingest = IngestService(papers, batch_size=settings.ingest_batch_size,
+                           read_ahead=ProcessReadAhead(settings.ingest_read_ahead_mb * 2**20))
     return Papercast(
         settings=settings,
         clock=clock,

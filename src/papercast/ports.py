@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any, Protocol
 
-from papercast.domain.ingest import SourceItem
+from papercast.domain.ingest import SourceItem, ValidatedBatch
 
 
 class PaperSource(Protocol):
@@ -17,6 +17,18 @@ class PaperSource(Protocol):
     name: str
 
     def items(self) -> Iterator[SourceItem]: ...
+
+
+class ReadAhead(Protocol):
+    """Reads and validates a source's batches elsewhere (another process) while the caller writes.
+
+    `batches` answers None when reading ahead is not worth it for this source (a small file,
+    one core, not a file); the caller then reads the source itself. The iterator yields the
+    batches in input order, raises what reading the source raised, and must be closed.
+    """
+
+    def batches(self, source: PaperSource,
+                batch_size: int) -> Generator[ValidatedBatch, None, None] | None: ...
 
 
 class CursorStore(Protocol):

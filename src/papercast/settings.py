@@ -41,6 +41,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 secret=True),
     SettingSpec("ingest_batch_size", int, 5000,
                 "Records merged and written per transaction during ingest."),
+    SettingSpec("ingest_read_ahead_mb", int, 32,
+                "Files of at least this many MiB are parsed and validated in a second process while "
+                "the first merges and writes (on machines with two or more cores); 0 turns it off."),
     SettingSpec("harvest_request_interval", float, 3.0,
                 "Minimum seconds between two requests to an arXiv or Hugging Face endpoint "
                 "(arXiv's terms ask for at least 3)."),
@@ -104,6 +107,7 @@ class Settings:
     data_dir: Path
     database_url: str
     ingest_batch_size: int
+    ingest_read_ahead_mb: int
     harvest_request_interval: float
     harvest_max_attempts: int
     harvest_backoff_initial: float

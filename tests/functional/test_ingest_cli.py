@@ -31,7 +31,11 @@ def test_seed_corpus_is_stored_once(settings_env: dict[str, str], shared_data: P
     assert (code, report["new"], report["updated"], report["unchanged"]) == (0, 0, 0, 236)
 
 
-def test_snapshot_sample_keeps_version_histories(settings_env: dict[str, str], shared_data: Path) -> None:
+@pytest.mark.parametrize("read_ahead_mb", ["0", "1"], ids=["serial", "read-ahead"])
+def test_snapshot_sample_keeps_version_histories(settings_env: dict[str, str], shared_data: Path,
+                                                 read_ahead_mb: str) -> None:
+    # The sample is 1.6 MB: with a 1 MiB threshold a second process reads and validates it.
+    settings_env = {**settings_env, "PAPERCAST_INGEST_READ_AHEAD_MB": read_ahead_mb}
     code, report = ingest_json(settings_env, shared_data / "arxiv-abs-sample.jsonl")
     assert code == 0
     assert report["new"] == 1130

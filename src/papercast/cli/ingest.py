@@ -64,7 +64,7 @@ def ingest_files(service: IngestService, paths: list[Path], fmt: str | None,
         try:
             source = open_source(path, fmt)
             with IngestProgress(path.name, enabled=show_progress and sys.stderr.isatty()) as progress:
-                report = service.ingest(source.items(), source.name, on_batch=progress.update)
+                report = service.ingest_source(source, on_batch=progress.update)
         except (SourceError, InvalidInput, OSError) as error:
             message = getattr(error, "strerror", None) or str(error)
             errors.append({"path": str(path), "error": message,

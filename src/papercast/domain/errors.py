@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 
 class PapercastError(Exception):
     """Base of every error papercast reports to a user as a message, not a stack trace."""
@@ -15,6 +18,10 @@ class InvalidInput(PapercastError):
         self.message = message
         self.field = field
         self.location = location
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only fields survive pickling (ingest's read-ahead process raises them here).
+        return partial(type(self), field=self.field, location=self.location), (self.message,)
 
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location else ""
@@ -38,6 +45,9 @@ class SourceError(PapercastError):
         self.code = code
         # The response body, when an HTTP error carries one worth parsing (arXiv's error feeds).
         self.body = body
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return partial(type(self), code=self.code, body=self.body), self.args
 
 
 class SchemaOutOfDate(PapercastError):

@@ -2,19 +2,21 @@
 
 Every source feeds this one upsert. A batch is read, merged and written in one serialised
 transaction, so a re-run changes nothing and an older version arriving late changes nothing.
+A large file can be read and validated by a `ReadAhead` (another process) while this one
+merges and writes the batch before: the batches, their order and the result are the same.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from itertools import islice
 from typing import Protocol
 
-from papercast.domain.errors import InvalidInput
-from papercast.domain.ingest import IngestReport, Rejection, SourceItem
-from papercast.domain.papers import Outcome, Paper, PaperRecord, merge, paper_from_record, validate_record
+from papercast.domain.ingest import IngestReport, SourceItem, ValidatedBatch, validate_items
+from papercast.domain.papers import Outcome, Paper, PaperRecord, merge, paper_from_record
+from papercast.ports import PaperSource, ReadAhead
 
 log = logging.getLogger("papercast.ingest")
 
@@ -37,20 +39,37 @@ class BatchWriter(Protocol):
 class IngestService:
     """Merges records into stored papers, `batch_size` records per transaction."""
 
-    def __init__(self, papers: BatchWriter, batch_size: int = 1000) -> None:
+    def __init__(self, papers: BatchWriter, batch_size: int = 1000,
+                 read_ahead: ReadAhead | None = None) -> None:
         self._papers = papers
         self._batch_size = max(1, batch_size)
+        self._read_ahead = read_ahead
+
+    def ingest_source(self, source: PaperSource, on_batch: BatchHook | None = None) -> IngestReport:
+        """Ingest everything `source` yields; a large file is read ahead in another process."""
+        batches = self._read_ahead.batches(source, self._batch_size) if self._read_ahead else None
+        if batches is None:
+            return self.ingest(source.items(), source.name, on_batch)
+        try:
+            return self._ingest_validated(batches, source.name, on_batch)
+        finally:
+            batches.close()
 
     def ingest(self, items: Iterable[SourceItem], source_name: str = "",
                on_batch: BatchHook | None = None) -> IngestReport:
         """Ingest every item; parse-time rejections are reported alongside validation ones."""
-        report = IngestReport()
+        return self._ingest_validated(self._validated(items, source_name), source_name, on_batch)
+
+    def _validated(self, items: Iterable[SourceItem], source_name: str) -> Iterator[ValidatedBatch]:
         iterator = iter(items)
-        while True:
-            chunk = list(islice(iterator, self._batch_size))
-            if not chunk:
-                break
-            report.add(self.ingest_batch(chunk, source_name))
+        while chunk := list(islice(iterator, self._batch_size)):
+            yield validate_items(chunk, source_name)
+
+    def _ingest_validated(self, batches: Iterable[ValidatedBatch], source_name: str,
+                          on_batch: BatchHook | None) -> IngestReport:
+        report = IngestReport()
+        for batch in batches:
+            report.add(self._write(batch))
             if on_batch is not None:
                 on_batch(report)
         log.info("ingest.done source=%s new=%d updated=%d unchanged=%d rejected=%d", source_name,
@@ -64,22 +83,16 @@ class IngestService:
         `cursor` (name, state) is written in that same transaction, so a harvest that stops
         between pages resumes after the last page whose papers were committed.
         """
-        report = IngestReport()
-        records: list[PaperRecord] = []
-        for position, item in enumerate(items):
-            if isinstance(item, Rejection):
-                report.rejections.append(item)
-                continue
-            try:
-                records.append(validate_record(item))
-            except InvalidInput as error:
-                location = f"record {item.paper_id[:80]!r}" if item.paper_id else f"item {position + 1}"
-                report.rejections.append(Rejection(location, str(error), item.source or source_name))
-        if not records and cursor is None:
+        return self._write(validate_items(items, source_name), cursor)
+
+    def _write(self, validated: ValidatedBatch,
+               cursor: tuple[str, dict[str, str]] | None = None) -> IngestReport:
+        report = IngestReport(rejections=list(validated.rejections))
+        if not validated.paper_ids and cursor is None:
             return report
         with self._papers.write_batch() as batch:
-            stored = batch.get_many([r.paper_id for r in records])
-            changes = self._merge_all(records, stored, report)
+            stored = batch.get_many(validated.paper_ids)
+            changes = self._merge_all(validated.records, stored, report)
             batch.save(list(changes.values()))
             if cursor is not None:
                 batch.set_cursor(*cursor)
