@@ -118,10 +118,10 @@ def pack_record(record: PaperRecord) -> tuple[Any, ...]:
     signal = record.signal
     return (
         record.paper_id, record.title, record.source, record.abstract,
-        tuple((a.name, a.last, a.first, a.suffix) for a in record.authors),
+        tuple([(a.name, a.last, a.first, a.suffix) for a in record.authors]),
         record.categories, record.comments, record.journal_ref, record.doi, record.report_no,
         record.license, record.withdrawn,
-        tuple((v.number, v.submitted_at) for v in record.versions),
+        tuple([(v.number, v.submitted_at) for v in record.versions]),
         record.version, record.announced_on,
         None if signal is None else (signal.source, signal.upvotes, signal.comments,
                                      signal.github_stars, signal.observed_on),
@@ -134,8 +134,8 @@ def unpack_record(packed: tuple[Any, ...]) -> PaperRecord:
      license_, withdrawn, versions, version, announced_on, signal) = packed
     return PaperRecord(
         paper_id=paper_id, title=title, source=source, abstract=abstract,
-        authors=tuple(Author(*a) for a in authors), categories=categories, comments=comments,
+        authors=tuple([Author(*a) for a in authors]), categories=categories, comments=comments,
         journal_ref=journal_ref, doi=doi, report_no=report_no, license=license_, withdrawn=withdrawn,
-        versions=tuple(PaperVersion(*v) for v in versions), version=version, announced_on=announced_on,
+        versions=tuple([PaperVersion(*v) for v in versions]), version=version, announced_on=announced_on,
         signal=None if signal is None else ExternalSignal(*signal),
     )

@@ -412,22 +412,22 @@ def content_hash(paper: Paper) -> str:
     Fields are joined with ASCII separator characters, which clean text never contains;
     this runs once per ingested paper, so it avoids JSON and `repr`.
     """
-    authors = "\x1e".join(f"{a.name}\x1f{a.last}\x1f{a.first}\x1f{a.suffix}" for a in paper.authors)
-    versions = "\x1e".join(f"{v.number}\x1f{_instant(v.submitted_at)}" for v in paper.versions)
-    signals = "\x1e".join(
+    # List comprehensions, not generators: join makes a list anyway, and this is per paper.
+    authors = "\x1e".join([f"{a.name}\x1f{a.last}\x1f{a.first}\x1f{a.suffix}" for a in paper.authors])
+    versions = "\x1e".join([
+        f"{v.number}\x1f" if v.submitted_at is None else f"{v.number}\x1f{int(v.submitted_at.timestamp())}"
+        for v in paper.versions
+    ])
+    signals = "\x1e".join([
         f"{s.source}\x1f{s.upvotes}\x1f{s.comments}\x1f{s.github_stars}\x1f{s.observed_on}"
         for s in paper.signals
-    )
+    ])
     text = "\x1d".join((
         paper.title, paper.abstract, authors, "\x1f".join(paper.categories), paper.comments,
         paper.journal_ref, paper.doi, paper.report_no, paper.license, "1" if paper.withdrawn else "0",
         versions, str(paper.announced_on), "\x1f".join(paper.sources), signals,
     ))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _instant(moment: datetime | None) -> str:
-    return "" if moment is None else str(int(moment.timestamp()))
 
 
 _AUTHOR_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+|;\s*")

@@ -186,11 +186,11 @@ def new_paper_rows(paper: Paper) -> NewPaperRows:
             " ".join(paper.sources),
             paper.content_hash,
         ),
-        tuple((paper_id, v.number, v.submitted_at) for v in paper.versions),
-        tuple((paper_id, i, a.name, author_key(a.name)) for i, a in enumerate(paper.authors)),
-        tuple((paper_id, i, c) for i, c in enumerate(paper.categories)),
-        tuple((paper_id, s.source, s.upvotes, s.comments, s.github_stars, s.observed_on)
-              for s in paper.signals),
+        tuple([(paper_id, v.number, v.submitted_at) for v in paper.versions]),
+        tuple([(paper_id, i, a.name, author_key(a.name)) for i, a in enumerate(paper.authors)]),
+        tuple([(paper_id, i, c) for i, c in enumerate(paper.categories)]),
+        tuple([(paper_id, s.source, s.upvotes, s.comments, s.github_stars, s.observed_on)
+               for s in paper.signals]),
     )
 
 
