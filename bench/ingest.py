@@ -1,10 +1,12 @@
 """Ingest throughput and memory: synthetic snapshot records into fresh SQLite and PostgreSQL databases.
 
 Generates `--count` records (bench/synthetic.py), then for each engine ingests a quarter of them
-and all of them into a fresh database, each in its own child process, timing only
-`app.ingest.ingest(...)` (reading, parsing, validating, merging and writing; not generation or
-schema creation). The peak RSS of each child shows whether memory grows with the input. A last
-child ingests the full file a second time, when every record is unchanged. Prints one JSON object.
+and all of them into a fresh database, each in its own child process, timing only what
+`papercast ingest --format snapshot` runs (reading, parsing, validating, merging and writing;
+not generation or schema creation). The peak RSS of each child shows whether memory grows with
+the input; a file of 32 MiB or more is read ahead by a process of the child's own, whose peak
+is reported beside it. A last child ingests the full file a second time, when every record is
+unchanged. Prints one JSON object.
 
     python bench/ingest.py [--count 100000] [--engines sqlite,postgresql] [--seed 1]
 
@@ -38,16 +40,18 @@ ENGINES = ("sqlite", "postgresql")
 
 def run_child(database_url: str, path: Path, data_dir: Path) -> dict[str, Any]:
     from papercast.bootstrap import build
+    from papercast.cli.ingest import ingest_files
     from papercast.settings import Settings
-    from papercast.sources.detect import open_source
 
     settings = Settings.load(env={}, data_dir=data_dir, database_url=database_url)
     app = build(settings)  # creates the schema: not timed
     try:
-        source = open_source(path, "snapshot")
         started = time.perf_counter()
-        report = app.ingest.ingest_source(source)
+        # What `papercast ingest --format snapshot PATH` runs, without the printing.
+        report, errors = ingest_files(app.ingest, [path], "snapshot", show_progress=False)
         seconds = time.perf_counter() - started
+        if errors:
+            raise SystemExit(f"ingest failed: {errors}")
     finally:
         app.close()
     # The read-ahead process (when the file was large enough for one), waited for by this one.

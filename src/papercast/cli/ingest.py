@@ -14,6 +14,7 @@ from papercast.cli.context import EXIT_PARTIAL, papercast_app
 from papercast.cli.progress import IngestProgress
 from papercast.domain.errors import InvalidInput, SourceError
 from papercast.domain.ingest import IngestReport, Rejection
+from papercast.runtime import fewer_gc_passes
 from papercast.services.ingest import IngestService
 from papercast.sources.detect import FORMATS, open_source
 
@@ -63,7 +64,8 @@ def ingest_files(service: IngestService, paths: list[Path], fmt: str | None,
     for path in paths:
         try:
             source = open_source(path, fmt)
-            with IngestProgress(path.name, enabled=show_progress and sys.stderr.isatty()) as progress:
+            with (IngestProgress(path.name, enabled=show_progress and sys.stderr.isatty()) as progress,
+                  fewer_gc_passes()):
                 report = service.ingest_source(source, on_batch=progress.update)
         except (SourceError, InvalidInput, OSError) as error:
             message = getattr(error, "strerror", None) or str(error)

@@ -29,6 +29,7 @@ from typing import Any
 from papercast.domain.errors import SourceError
 from papercast.domain.ingest import ValidatedBatch, validate_items
 from papercast.ports import PaperSource
+from papercast.runtime import fewer_gc_passes
 
 log = logging.getLogger("papercast.ingest")
 
@@ -96,9 +97,10 @@ def produce(source: PaperSource, batch_size: int, channel: Any) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        iterator = iter(source.items())
-        while chunk := list(islice(iterator, batch_size)):
-            channel.send(("batch", validate_items(chunk, source.name)))
+        with fewer_gc_passes():
+            iterator = iter(source.items())
+            while chunk := list(islice(iterator, batch_size)):
+                channel.send(("batch", validate_items(chunk, source.name)))
     except BaseException as error:  # noqa: BLE001 - handed to the writer, which raises it
         channel.send(("error", (_portable(error), traceback.format_exc())))
     else:

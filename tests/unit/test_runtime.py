@@ -1,0 +1,19 @@
+"""Bulk-work tuning: the garbage collector's threshold is raised inside and restored after."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from papercast.runtime import fewer_gc_passes
+
+
+def test_fewer_gc_passes_raises_the_young_threshold_and_restores_it() -> None:
+    before = gc.get_threshold()
+    with fewer_gc_passes(54_321):
+        assert gc.get_threshold() == (54_321, *before[1:])
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), fewer_gc_passes(12_345):
+        raise RuntimeError("bulk work failed")
+    assert gc.get_threshold() == before
