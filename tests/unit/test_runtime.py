@@ -9,10 +9,21 @@ import pytest
 from papercast.runtime import fewer_gc_passes
 
 
+class Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
 def test_fewer_gc_passes_raises_the_young_threshold_and_restores_it() -> None:
     before = gc.get_threshold()
-    with fewer_gc_passes(54_321):
+    with fewer_gc_passes(54_321) as between_batches:
         assert gc.get_threshold() == (54_321, *before[1:])
+        gc.collect()
+        for _ in range(1000):
+            Cycle()  # garbage only the cyclic collector can free
+        assert sum(isinstance(o, Cycle) for o in gc.get_objects(generation=0)) == 1000
+        between_batches()
+        assert not any(isinstance(o, Cycle) for o in gc.get_objects())
     assert gc.get_threshold() == before
     with pytest.raises(RuntimeError), fewer_gc_passes(12_345):
         raise RuntimeError("bulk work failed")

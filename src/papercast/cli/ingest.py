@@ -65,8 +65,13 @@ def ingest_files(service: IngestService, paths: list[Path], fmt: str | None,
         try:
             source = open_source(path, fmt)
             with (IngestProgress(path.name, enabled=show_progress and sys.stderr.isatty()) as progress,
-                  fewer_gc_passes()):
-                report = service.ingest_source(source, on_batch=progress.update)
+                  fewer_gc_passes() as between_batches):
+
+                def after_batch(report: IngestReport) -> None:
+                    progress.update(report)
+                    between_batches()
+
+                report = service.ingest_source(source, on_batch=after_batch)
         except (SourceError, InvalidInput, OSError) as error:
             message = getattr(error, "strerror", None) or str(error)
             errors.append({"path": str(path), "error": message,

@@ -97,10 +97,11 @@ def produce(source: PaperSource, batch_size: int, channel: Any) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        with fewer_gc_passes():
+        with fewer_gc_passes() as between_batches:
             iterator = iter(source.items())
             while chunk := list(islice(iterator, batch_size)):
                 channel.send(("batch", validate_items(chunk, source.name)))
+                between_batches()
     except BaseException as error:  # noqa: BLE001 - handed to the writer, which raises it
         channel.send(("error", (_portable(error), traceback.format_exc())))
     else:
