@@ -17,12 +17,15 @@ class Cycle:
 
 def test_fewer_gc_passes_raises_the_young_threshold_and_restores_it() -> None:
     before = gc.get_threshold()
-    with fewer_gc_passes(54_321) as between_batches:
+    with fewer_gc_passes(54_321, collect_every=3) as between_batches:
         assert gc.get_threshold() == (54_321, *before[1:])
         gc.collect()
         # Garbage that only the cyclic collector can free.
         cycles = [weakref.ref(Cycle()) for _ in range(1000)]
         assert all(ref() is not None for ref in cycles)
+        between_batches()
+        between_batches()
+        assert all(ref() is not None for ref in cycles)  # not yet: every third batch
         between_batches()
         assert all(ref() is None for ref in cycles)
     assert gc.get_threshold() == before
