@@ -57,12 +57,17 @@ def background_worker(papercast: Papercast, interval: float = FOLLOW_INTERVAL) -
 
 def _follow_index(papercast: Papercast, stop: threading.Event, interval: float) -> None:
     follower = papercast.index_follower()
-    embedding = _embedding_service(papercast)
+    embedding: Any = None
+    loaded = False
     while not stop.is_set():
         try:
             # Short rounds, so stopping never waits long: follow the database, then embed a
             # batch (the single-process default has no separate `papercast worker`).
             report = follower.catch_up(max_batches=10)
+            if not loaded:
+                # Loading the encoder takes seconds (tens on a busy machine): keyword search
+                # is brought up to date first.
+                embedding, loaded = _embedding_service(papercast), True
             # Only the process that writes the index embeds, so `--workers N` do it once.
             writes = embedding is not None and follower.is_writer
             embedded = embedding.catch_up(limit=EMBED_PER_ROUND).embedded if writes else 0
