@@ -65,36 +65,23 @@ class IngestReport:
         }
 
 
+@dataclass
 class ValidatedBatch:
     """One batch of source items after validation, in input order.
 
     A batch travels between processes (ingest's read-ahead): pickled, its records go as plain
-    tuples (`pack_record`), which costs about a third of pickling the dataclasses, and they are
-    rebuilt when first read.
+    tuples (`pack_record`), about a third of the cost of pickling the dataclasses.
     """
 
-    def __init__(self, records: list[PaperRecord], rejections: list[Rejection]) -> None:
-        self.paper_ids = [record.paper_id for record in records]
-        self.rejections = rejections
-        self._records: list[PaperRecord] | None = records
-        self._packed: list[tuple[Any, ...]] | None = None
-
-    @property
-    def records(self) -> list[PaperRecord]:
-        if self._records is None:
-            self._records = [unpack_record(packed) for packed in self._packed or ()]
-            self._packed = None
-        return self._records
+    records: list[PaperRecord]
+    rejections: list[Rejection]
 
     def __getstate__(self) -> dict[str, Any]:
-        packed = self._packed if self._records is None else [pack_record(r) for r in self._records]
-        return {"paper_ids": self.paper_ids, "rejections": self.rejections, "packed": packed}
+        return {"records": [pack_record(r) for r in self.records], "rejections": self.rejections}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.paper_ids = state["paper_ids"]
+        self.records = [unpack_record(packed) for packed in state["records"]]
         self.rejections = state["rejections"]
-        self._records = None
-        self._packed = state["packed"]
 
 
 def validate_items(items: Sequence[SourceItem], source_name: str = "") -> ValidatedBatch:

@@ -88,10 +88,10 @@ class IngestService:
     def _write(self, validated: ValidatedBatch,
                cursor: tuple[str, dict[str, str]] | None = None) -> IngestReport:
         report = IngestReport(rejections=list(validated.rejections))
-        if not validated.paper_ids and cursor is None:
+        if not validated.records and cursor is None:
             return report
         with self._papers.write_batch() as batch:
-            stored = batch.get_many(validated.paper_ids)
+            stored = batch.get_many([r.paper_id for r in validated.records])
             changes = self._merge_all(validated.records, stored, report)
             batch.save(list(changes.values()))
             if cursor is not None:

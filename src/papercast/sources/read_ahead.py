@@ -2,10 +2,10 @@
 
 Parsing and validating a snapshot record costs about as much CPU as merging and writing it,
 and one Python process uses one core. For a file of `min_bytes` or more, on a machine with two
-or more cores, a child process reads the file and validates each batch (`validate_items`),
-and hands the batches over through a pipe (as plain tuples: see `ValidatedBatch`), one batch
-ahead of the writer, so memory stays flat.
-The writer merges and commits them in the same order as a serial run would.
+or more cores, a child process reads the file and validates each batch (`validate_items`). It
+hands the batches over through a pipe (as plain tuples: see `ValidatedBatch`), one batch ahead
+of the writer, so memory stays flat. The writer merges and commits them in the same order as a
+serial run would.
 
 The child is started with `spawn`, so it shares no threads, locks or database connections
 with the writer. What the source raises in the child (an unreadable file, a broken gzip

@@ -116,82 +116,47 @@ class PaperWriteBatch:
         changes = [(outcome, paper) for outcome, paper in changes if outcome is not Outcome.UNCHANGED]
         if not changes:
             return 0
-        first = self._next_change_seqs(len(changes))
-        new: list[NewPaperRows] = []
-        updated: list[NewPaperRows] = []
+        last = self._connection.execute(
+            update(counters).where(counters.c.name == PAPER_CHANGE_COUNTER)
+            .values(value=counters.c.value + len(changes)).returning(counters.c.value)
+        ).scalar_one()
+        first = int(last) - len(changes) + 1
+        new_rows: list[tuple[Any, ...]] = []
+        updated_ids: list[str] = []
         for offset, (outcome, paper) in enumerate(changes):
-            rows = new_paper_rows(paper)
+            row = _paper_values(paper, first + offset, self._now)
             if outcome is Outcome.NEW:
-                new.append(rows)
+                new_rows.append(row)
                 continue
-            updated.append(rows)
-            row = (*rows[0], first + offset, self._now, self._now)
+            updated_ids.append(paper.paper_id)
             values = {k: v for k, v in zip(_PAPER_COLUMNS, row, strict=True) if k not in ("id", "created_at")}
             self._connection.execute(update(papers).where(papers.c.id == paper.paper_id).values(**values))
-        updated_ids = [rows[0][0] for rows in updated]
+        bulk_insert(self._connection, papers, new_rows)
         for table in _CHILD_TABLES:
             for chunk in _chunks(updated_ids):
                 self._connection.execute(delete(table).where(table.c.paper_id.in_(chunk)))
-        # Sequences in `changes` order: new papers took the offsets the updates left.
-        new_seqs = [first + offset for offset, (outcome, _) in enumerate(changes) if outcome is Outcome.NEW]
-        self._insert(new, new_seqs, with_paper_rows=True)
-        self._insert(updated, [], with_paper_rows=False)
+        self._insert_children([paper for _, paper in changes])
         return len(changes)
 
     def set_cursor(self, name: str, state: dict[str, str]) -> None:
         write_cursor(self._connection, name, state, self._now)
 
-    def _next_change_seqs(self, count: int) -> int:
-        """Take `count` change sequences from the counter; returns the first."""
-        last = self._connection.execute(
-            update(counters).where(counters.c.name == PAPER_CHANGE_COUNTER)
-            .values(value=counters.c.value + count).returning(counters.c.value)
-        ).scalar_one()
-        return int(last) - count + 1
-
-    def _insert(self, saved: Sequence[NewPaperRows], change_seqs: Sequence[int], *,
-                with_paper_rows: bool) -> None:
-        now = self._now
-        if with_paper_rows:
-            bulk_insert(self._connection, papers,
-                        [(*rows[0], seq, now, now) for rows, seq in zip(saved, change_seqs, strict=True)])
-        for index, table in enumerate(_CHILD_TABLES, start=1):
-            bulk_insert(self._connection, table, [row for rows in saved for row in rows[index]])
-
-
-# What stores one paper: its `papers` row without change_seq, created_at and updated_at, then its
-# rows in each of _CHILD_TABLES; tuples in column order (see tables.py).
-NewPaperRows = tuple[tuple[Any, ...], ...]
-
-
-def new_paper_rows(paper: Paper) -> NewPaperRows:
-    """The rows that store `paper` (see `NewPaperRows`)."""
-    paper_id = paper.paper_id
-    return (
-        (
-            paper_id,
-            paper.title,
-            paper.abstract,
-            _json([a.as_dict() for a in paper.authors]),
-            " ".join(paper.categories),
-            paper.primary_category,
-            paper.comments,
-            paper.journal_ref,
-            paper.doi,
-            paper.report_no,
-            paper.license,
-            paper.withdrawn,
-            paper.latest_version,
-            paper.announced_on,
-            " ".join(paper.sources),
-            paper.content_hash,
-        ),
-        tuple([(paper_id, v.number, v.submitted_at) for v in paper.versions]),
-        tuple([(paper_id, i, a.name, author_key(a.name)) for i, a in enumerate(paper.authors)]),
-        tuple([(paper_id, i, c) for i, c in enumerate(paper.categories)]),
-        tuple([(paper_id, s.source, s.upvotes, s.comments, s.github_stars, s.observed_on)
-               for s in paper.signals]),
-    )
+    def _insert_children(self, saved: Sequence[Paper]) -> None:
+        # Tuples in each table's column order (see tables.py).
+        versions: list[tuple[Any, ...]] = []
+        authors: list[tuple[Any, ...]] = []
+        categories: list[tuple[Any, ...]] = []
+        signals: list[tuple[Any, ...]] = []
+        for paper in saved:
+            paper_id = paper.paper_id
+            versions.extend((paper_id, v.number, v.submitted_at) for v in paper.versions)
+            authors.extend((paper_id, i, a.name, author_key(a.name)) for i, a in enumerate(paper.authors))
+            categories.extend((paper_id, i, c) for i, c in enumerate(paper.categories))
+            signals.extend((paper_id, s.source, s.upvotes, s.comments, s.github_stars, s.observed_on)
+                           for s in paper.signals)
+        for table, rows in ((paper_versions, versions), (paper_authors, authors),
+                            (paper_categories, categories), (paper_signals, signals)):
+            bulk_insert(self._connection, table, rows)
 
 
 def bulk_insert(connection: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -272,6 +237,31 @@ def load_papers(connection: Connection, paper_ids: Sequence[str], *,
 _PAPER_COLUMNS = tuple(column.name for column in papers.columns)
 # json.dumps(..., ensure_ascii=False) builds an encoder per call; ingest calls it once per paper.
 _json = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _paper_values(paper: Paper, change_seq: int, now: datetime) -> tuple[Any, ...]:
+    """The `papers` row of a paper, in column order."""
+    return (
+        paper.paper_id,
+        paper.title,
+        paper.abstract,
+        _json([a.as_dict() for a in paper.authors]),
+        " ".join(paper.categories),
+        paper.primary_category,
+        paper.comments,
+        paper.journal_ref,
+        paper.doi,
+        paper.report_no,
+        paper.license,
+        paper.withdrawn,
+        paper.latest_version,
+        paper.announced_on,
+        " ".join(paper.sources),
+        paper.content_hash,
+        change_seq,
+        now,
+        now,
+    )
 
 
 def _paper_from_row(
