@@ -40,7 +40,7 @@ test: $(STAMP) ## Run every test on SQLite and PostgreSQL (starts a private Post
 test-fast: $(STAMP) ## Like test, without the slow end-to-end tests
 	scripts/run-tests $(PYTEST_ARGS) -m "not slow"
 
-lint: $(STAMP) ## ruff and mypy (strict on domain and services); runs both, fails if either fails
+lint: $(STAMP) ## ruff and mypy (strict, all of src); runs both, fails if either fails
 	@status=0; \
 	echo "$(BIN)/ruff check src tests bench"; $(BIN)/ruff check src tests bench || status=1; \
 	echo "$(BIN)/mypy"; $(BIN)/mypy || status=1; \

@@ -38,12 +38,19 @@ class CursorStore(Protocol):
 
 
 class HarvestPage(Protocol):
-    """One fetched page of a paged remote source."""
+    """One fetched page of a paged remote source (read-only here: a page may keep a list or a tuple)."""
 
-    items: Sequence[SourceItem]
-    next_state: dict[str, str]
-    done: bool
-    description: str
+    @property
+    def items(self) -> Sequence[SourceItem]: ...
+
+    @property
+    def next_state(self) -> dict[str, str]: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def description(self) -> str: ...
 
 
 class PagedSource(Protocol):

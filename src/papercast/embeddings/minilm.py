@@ -125,8 +125,8 @@ class MiniLmEmbedder:
             features = self._model.preprocess([text])
             features = {key: value.to(self._model.device) if hasattr(value, "to") else value
                         for key, value in features.items()}
-            vector = self._model.forward(features)["sentence_embedding"][0]
-        return np.ascontiguousarray(vector.float().cpu().numpy(), dtype=np.float32)
+            embedding = self._model.forward(features)["sentence_embedding"][0]  # a torch tensor
+        return np.ascontiguousarray(embedding.float().cpu().numpy(), dtype=np.float32)
 
 
 def _onnx_encoder(model: Any, model_dir: Path, required: bool) -> Any:
@@ -154,7 +154,8 @@ def _load_sentence_transformer(model_dir: Path, device: str) -> Any:
     import transformers
     from sentence_transformers import SentenceTransformer
 
-    transformers.logging.disable_progress_bar()  # "Loading weights" bars are noise on a CLI
+    # "Loading weights" bars are noise on a CLI. (transformers leaves this function unannotated.)
+    transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -239,9 +239,9 @@ class TantivyKeywordIndex:
                                  order_by_field="announced" if by_date else None)
         hits = []
         for key, address in result.hits:
-            paper_id = searcher.doc(address).get_first("id")
-            hits.append((paper_id, 0.0 if by_date else float(key)))
-        return KeywordResults(hits, int(result.count or 0))
+            hits.append((_paper_id(searcher, address), 0.0 if by_date else float(key)))
+        # tantivy's stub lacks `count`, which `search(count=True)` fills in
+        return KeywordResults(hits, int(result.count or 0))  # type: ignore[attr-defined]
 
     def filter_ids(self, parsed: ParsedQuery, paper_ids: Sequence[str]) -> set[str]:
         """Those of `paper_ids` that the query's phrases, filters and exclusions allow.
@@ -259,7 +259,7 @@ class TantivyKeywordIndex:
 
     def pinned_ids(self, parsed: ParsedQuery) -> list[str]:
         """Papers the query names exactly: arXiv ids typed as text, then an exact title match."""
-        pinned = []
+        pinned: list[str] = []
         if parsed.mentioned_ids:
             query = tantivy.Query.term_set_query(self._schema, "id", list(parsed.mentioned_ids))
             found = set(self._ids_of(query, len(parsed.mentioned_ids)))
@@ -277,7 +277,7 @@ class TantivyKeywordIndex:
     def _ids_of(self, query: tantivy.Query, limit: int) -> list[str]:
         searcher = self._index.searcher()
         result = searcher.search(query, limit=max(1, limit), count=False)
-        return [searcher.doc(address).get_first("id") for _, address in result.hits]
+        return [_paper_id(searcher, address) for _, address in result.hits]
 
     def build_query(self, parsed: ParsedQuery, with_terms: bool = True) -> tantivy.Query | None:
         """The tantivy query for `parsed`; `None` when it asks for nothing at all.
@@ -338,12 +338,13 @@ class TantivyKeywordIndex:
         tokens = self.analyze(phrase)
         if not tokens:
             return tantivy.Query.empty_query()
+        words: list[str | tuple[int, str]] = [*tokens]
         per_field = []
         for field, boost in (("text", self.weights.text), ("title", self.weights.title)):
             if len(tokens) == 1:
                 query = tantivy.Query.term_query(self._schema, field, tokens[0])
             else:
-                query = tantivy.Query.phrase_query(self._schema, field, tokens)
+                query = tantivy.Query.phrase_query(self._schema, field, words)
             per_field.append((tantivy.Occur.Should, tantivy.Query.boost_query(query, boost)))
         return tantivy.Query.boolean_query(per_field)
 
@@ -390,6 +391,11 @@ class TantivyKeywordIndex:
         spans = [(token.char_offset_from, token.char_offset_to)
                  for token in self._analyzer.pre_tokenize(text).tokens if token.text in wanted]
         return highlight(text, spans, max_chars)
+
+
+def _paper_id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
+    """The id stored with a hit (every document has one; tantivy types stored values loosely)."""
+    return str(searcher.doc(address).get_first("id"))
 
 
 def _unscored(query: tantivy.Query) -> tantivy.Query:
