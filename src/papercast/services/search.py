@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -430,9 +430,3 @@ class SearchService:
 
 def _segments_json(segments: tuple[TextSegment, ...]) -> list[dict[str, Any]]:
     return [{"text": segment.text, "match": segment.match} for segment in segments]
-
-
-def rankings_for(service: SearchService, queries: Mapping[str, str], mode: str,
-                 limit: int = 10) -> dict[str, list[str]]:
-    """Each query's ranking (paper ids best first) in one mode, for evaluation runs."""
-    return {qid: service.search(text, limit=limit, mode=mode).ranking for qid, text in queries.items()}

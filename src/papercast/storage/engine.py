@@ -53,10 +53,6 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     return engine
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write: IMMEDIATE on SQLite, a plain one on PostgreSQL."""

@@ -1,9 +1,9 @@
 """Search as the web sees it: any backend with `search` and `similar`, its hits joined to papers.
 
 The backend is the search service (`SearchService.search(query_text, sort, offset, limit)` giving
-`results`, `total_estimate`, `mode`, `warnings`, `took_ms`; `similar(paper_id, limit)`). Until one
-is wired in, `CatalogSearch` stands in: every word must occur in the title or abstract, newest
-first, and "similar" means the newest papers of the same primary category.
+`results`, `total_estimate`, `mode`, `warnings`, `took_ms`; `similar(paper_id, limit)`). When the
+search indexes cannot be opened, `CatalogSearch` stands in: every word must occur in the title or
+abstract, newest first, and "similar" means the newest papers of the same primary category.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class _CatalogHit:
 
 
 class CatalogSearch:
-    """Search of last resort over the catalog, until the search service is wired in.
+    """Search of last resort over the catalog, for when the search service is unavailable.
 
     "Similar" is the same list for every paper of a category (its newest papers), so it is kept
     for `related_ttl` seconds per category instead of being read again for each paper page.
