@@ -150,7 +150,7 @@ def test_slow_statements_are_stopped(papercast: Papercast) -> None:
     slow = {"sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000) "
                       "SELECT count(*) FROM n",
             "postgresql": "SELECT pg_sleep(5)"}[papercast.engine.dialect.name]
-    # Unstopped, each completes without an error (the SQLite count takes tens of seconds).
+    # Unstopped, either statement would complete without an error.
     with (papercast.engine.connect() as connection, pytest.raises(OperationalError),
           storage_listings._time_limit(connection, 0.2)):
         connection.exec_driver_sql(slow)
