@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from papercast.bootstrap import Papercast, build
-from papercast.domain.mail import DeliveryFailed, FailureKind, MailRequest
+from papercast.bootstrap import Papercast
+from papercast.domain.mail import DeliveryFailed, FailureKind
 from papercast.mail.memory import MemoryMailer
 from papercast.services.mail import OutboxSender
-from papercast.settings import Settings
 from papercast.storage.outbox import SqlMailOutbox
 from support.clock import ManualClock
-
-RETRY_MAX = 600.0
+from support.mail import RETRY_MAX, mail_papercast, queue_test_mail
 
 
 @pytest.fixture
@@ -27,12 +25,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def papercast(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Papercast]:
-    settings = Settings.load(env={}, data_dir=tmp_path, database_url=database_url,
-                             mail_from="papers@example.org", mail_max_attempts=4, mail_retry_initial=60,
-                             mail_retry_max=RETRY_MAX)
-    app = build(settings, clock)
-    yield app
-    app.close()
+    with mail_papercast(database_url, tmp_path, clock) as app:
+        yield app
 
 
 @pytest.fixture
@@ -51,13 +45,7 @@ def outbox(papercast: Papercast) -> SqlMailOutbox:
 
 
 def queue(papercast: Papercast, *recipients: str) -> list[int]:
-    ids = []
-    for to in recipients:
-        request = MailRequest(to=to, template="test", context={"queued_at": "now"})
-        queued = papercast.mail_queue().submit(request)
-        assert queued is not None
-        ids.append(queued.outbox_id)
-    return ids
+    return [queue_test_mail(papercast, to).outbox_id for to in recipients]
 
 
 def failure(kind: FailureKind, code: int | None = None) -> DeliveryFailed:
@@ -166,9 +154,7 @@ def test_after_the_last_attempt_a_temporary_failure_is_final(papercast: Papercas
 
 def test_a_message_past_its_deadline_is_never_sent(papercast: Papercast, sender: OutboxSender,
                                                    mailer: MemoryMailer, clock: ManualClock) -> None:
-    request = MailRequest(to="a@example.org", template="test", context={"queued_at": "now"},
-                          not_after=clock.now() + timedelta(minutes=10))
-    papercast.mail_queue().submit(request)
+    queue_test_mail(papercast, "a@example.org", not_after=clock.now() + timedelta(minutes=10))
     clock.advance(600)
     report = sender.send_due(10)
     assert (report.expired, report.sent, mailer.delivered) == (1, 0, [])

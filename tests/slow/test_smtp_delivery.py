@@ -5,17 +5,17 @@ twice), an unreachable server or a refused login paused without costing attempts
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from papercast.bootstrap import Papercast, build
-from papercast.domain.mail import MailRequest
+from papercast.bootstrap import Papercast
 from papercast.mail.smtp import SmtpConfig, SmtpMailer
 from papercast.services.mail import OutboxSender
-from papercast.settings import Settings
 from papercast.storage.outbox import SqlMailOutbox
 from support.clock import ManualClock
+from support.mail import RETRY_MAX, mail_papercast, queue_test_mail
 from support.smtp_server import (
     CLOSE_AFTER,
     DROP,
@@ -30,8 +30,6 @@ from support.smtp_server import (
 
 pytestmark = pytest.mark.slow
 
-RETRY_MAX = 600.0
-
 
 @pytest.fixture
 def clock() -> ManualClock:
@@ -40,12 +38,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def papercast(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Papercast]:
-    settings = Settings.load(env={}, data_dir=tmp_path, database_url=database_url,
-                             mail_from="Papercast <papers@example.org>", base_url="https://papers.example.org",
-                             mail_retry_initial=60, mail_retry_max=RETRY_MAX, smtp_timeout=5)
-    app = build(settings, clock)
-    yield app
-    app.close()
+    with mail_papercast(database_url, tmp_path, clock, smtp_timeout=5.0) as app:
+        yield app
 
 
 @pytest.fixture
@@ -63,24 +57,15 @@ def outbox(papercast: Papercast) -> SqlMailOutbox:
     return papercast.mail_outbox()
 
 
-def sender_for(papercast: Papercast, port: int, **config: object) -> OutboxSender:
+def sender_for(papercast: Papercast, port: int, **settings: object) -> OutboxSender:
     """A sender wired by settings, as `papercast worker` would be, to the server on `port`."""
-    papercast.settings = Settings.load(env={}, **{**_settings_of(papercast), "smtp_host": "127.0.0.1",
-                                                  "smtp_port": port, "smtp_security": "none", **config})
+    papercast.settings = replace(papercast.settings, smtp_host="127.0.0.1", smtp_port=port,
+                                 smtp_security="none", **settings)
     return papercast.outbox_sender()
 
 
-def _settings_of(papercast: Papercast) -> dict[str, object]:
-    s = papercast.settings
-    return {"data_dir": s.data_dir, "database_url": s.database_url, "mail_from": s.mail_from,
-            "base_url": s.base_url, "mail_retry_initial": s.mail_retry_initial,
-            "mail_retry_max": s.mail_retry_max, "smtp_timeout": s.smtp_timeout}
-
-
 def queue(papercast: Papercast, to: str) -> tuple[int, str]:
-    request = MailRequest(to=to, template="test", context={"queued_at": "09:00"})
-    queued = papercast.mail_queue().submit(request)
-    assert queued is not None
+    queued = queue_test_mail(papercast, to)
     return queued.outbox_id, queued.message_id
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from papercast.bootstrap import Papercast, build
+from papercast.bootstrap import Papercast
 from papercast.domain.mail import MailRequest, OutboxState, Settlement
-from papercast.settings import Settings
 from papercast.storage.engine import write_transaction
 from papercast.storage.outbox import SqlMailOutbox
 from papercast.storage.tables import mail_outbox
 from support.clock import ManualClock
+from support.mail import mail_papercast, queue_test_mail
 
 LEASE = timedelta(minutes=5)
 QUEUED, SENDING, SENT, FAILED, EXPIRED = (OutboxState.QUEUED, OutboxState.SENDING, OutboxState.SENT,
@@ -31,11 +31,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def papercast(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Papercast]:
-    settings = Settings.load(env={}, data_dir=tmp_path, database_url=database_url,
-                             mail_from="Papercast <papers@example.org>", base_url="https://papers.example.org")
-    app = build(settings, clock)
-    yield app
-    app.close()
+    with mail_papercast(database_url, tmp_path, clock) as app:
+        yield app
 
 
 @pytest.fixture
@@ -44,10 +41,7 @@ def outbox(papercast: Papercast) -> SqlMailOutbox:
 
 
 def queue(papercast: Papercast, to: str = "reader@example.org", **fields: object) -> int:
-    queued = papercast.mail_queue().submit(MailRequest(to=to, template="test", context={"queued_at": "now"},
-                                                       **fields))  # type: ignore[arg-type]
-    assert queued is not None
-    return queued.outbox_id
+    return queue_test_mail(papercast, to, **fields).outbox_id
 
 
 def claim(outbox: SqlMailOutbox, clock: ManualClock, owner: str = "w1", limit: int = 1,
