@@ -14,13 +14,14 @@ from papercast.storage.outbox import OutboxEvent, OutboxRecord
 app = typer.Typer(help="Mail: test the set-up, send the outbox, list and show messages.",
                   no_args_is_help=True)
 STATES = tuple(state.value for state in OutboxState)
+SEND_NOW_MAX = 100
 
 
 @app.command("test")
 def test(
     address: str = typer.Argument(..., help="Where the test message goes."),
-    send: bool = typer.Option(False, "--send", help="Also send the outbox now, instead of leaving it "
-                                                    "to the worker."),
+    send: bool = typer.Option(False, "--send", help="Also send what is due now (up to 100 messages, "
+                                                    "this one last), instead of leaving it to the worker."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Queue a test message to ADDRESS, to check that mail from papercast arrives."""
@@ -30,7 +31,8 @@ def test(
         queued = queue.submit(MailRequest(to=address, template="test", context={"queued_at": queued_at}))
         if queued is None:  # only a Message-ID collision, which a random token makes all but impossible
             fail("the test message was not queued: its Message-ID is taken; try again")
-        report = papercast.outbox_sender().send_due(1) if send else None
+        # Older due messages go first: the sender takes the outbox in order, as the worker would.
+        report = papercast.outbox_sender().send_due(SEND_NOW_MAX) if send else None
         record, _ = papercast.mail_outbox().get(queued.outbox_id)
     if as_json:
         typer.echo(json.dumps({**_record_json(record), "send": report.as_dict() if report else None}))
@@ -44,7 +46,7 @@ def test(
 
 @app.command("send")
 def send(
-    max_messages: int = typer.Option(100, "--max", min=1, help="Send at most this many messages."),
+    max_messages: int = typer.Option(SEND_NOW_MAX, "--max", min=1, help="Send at most this many messages."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Send the messages that are due now (what the worker does), then say what happened."""

@@ -110,7 +110,7 @@ class SqlMailOutbox:
                 if not rows:
                     break
                 for row in rows:
-                    if row.not_after is not None and _aware(row.not_after) <= now:
+                    if row.not_after is not None and _utc(row.not_after) <= now:
                         _retire(connection, row, now, OutboxState.EXPIRED, "deadline passed before sending")
                         expired += 1
                     elif row.state == OutboxState.SENDING and row.attempts >= max_attempts:
