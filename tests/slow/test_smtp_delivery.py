@@ -191,6 +191,24 @@ def test_one_connection_serves_a_run_and_a_closed_one_is_reopened(papercast: Pap
     assert len(handler.peers) == 2  # ada and bob on the first connection, cy on a second
 
 
+def test_a_421_to_mail_from_costs_no_attempt_and_a_reused_connection_is_reopened(
+        papercast: Papercast, handler: ScriptedHandler, outbox: SqlMailOutbox) -> None:
+    ada_id, _ = queue(papercast, "ada@example.org")
+    queue(papercast, "bob@example.org")
+    handler.mail_replies.append("421 4.3.2 Service shutting down")
+    with smtp_server(handler) as server:
+        sender = sender_for(papercast, server.port)
+        first = sender.send_due(10)
+        assert (first.handled, first.stopped) == (0, "MAIL FROM answered 421 4.3.2 Service shutting down")
+        assert (outbox.get(ada_id)[0].state, outbox.get(ada_id)[0].attempts) == ("queued", 0)
+        # Ada goes out on a first connection; bob's MAIL FROM is told the connection timed out.
+        handler.data_replies["ada@example.org"].append("250 2.0.0 Ok")
+        handler.mail_replies.extend(["250 OK", "421 4.4.2 Error: timeout exceeded"])
+        second = sender.send_due(10)
+    assert (second.sent, second.retrying, second.stopped) == (2, 0, None)
+    assert [r.recipients[0] for r in handler.received] == ["ada@example.org", "bob@example.org"]
+
+
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_tls_is_used_and_the_certificate_is_verified(papercast: Papercast, handler: ScriptedHandler,
                                                      certificate: Certificate, outbox: SqlMailOutbox,

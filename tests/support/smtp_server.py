@@ -47,6 +47,7 @@ class ScriptedHandler:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.peers: set[tuple[str, int]] = set()
+        self.mail_replies: deque[str] = deque()  # answers to the next MAIL FROMs, whoever sends
         self.rcpt_replies: defaultdict[str, deque[str]] = defaultdict(deque)
         self.data_replies: defaultdict[str, deque[str]] = defaultdict(deque)
         self.late_reply_seconds = 2.0
@@ -57,8 +58,10 @@ class ScriptedHandler:
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
                           options: list[str]) -> str:
         self.peers.add(session.peer)
-        envelope.mail_from = address
-        return "250 OK"
+        reply = self.mail_replies.popleft() if self.mail_replies else "250 OK"
+        if reply.startswith("2"):
+            envelope.mail_from = address
+        return reply
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           options: list[str]) -> str:

@@ -91,6 +91,12 @@ class SmtpSession:
 
     def _transaction(self, smtp: smtplib.SMTP, envelope: Envelope, payload: bytes) -> Receipt:
         code, reply = self._command(smtp.mail, envelope.sender, "MAIL FROM")
+        if code == 421:
+            # The server is closing the connection (an idle timeout, or it is going down) before
+            # this message began: no fault of the message.
+            self._drop()
+            raise _ClosedBeforeMail(DeliveryFailed(
+                FailureKind.UNREACHABLE, f"MAIL FROM answered {code} {_text(reply)}", code))
         self._expect(code, reply, "MAIL FROM", 250)
         code, reply = self._command(smtp.rcpt, envelope.recipient, "RCPT TO")
         self._expect(code, reply, f"RCPT TO {envelope.recipient}", 250, 251)
