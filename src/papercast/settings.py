@@ -127,9 +127,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "longer (with jitter)."),
     SettingSpec("mail_retry_max", float, 3600.0,
                 "Longest wait in seconds between two attempts of a message."),
-    SettingSpec("mail_lease_seconds", float, 300.0,
+    SettingSpec("mail_lease_seconds", float, 600.0,
                 "How long a sender holds a message it is sending. A sender that dies leaves its message "
-                "to be sent again after this; keep it well above a few times PAPERCAST_SMTP_TIMEOUT."),
+                "to be sent again after this. One delivery is up to about ten socket operations, each "
+                "up to PAPERCAST_SMTP_TIMEOUT: keep this above ten times that timeout."),
 )
 
 _SPECS = {spec.name: spec for spec in SETTINGS}
