@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from papercast.clock import Clock, SystemClock
-from papercast.ports import Embedder
+from papercast.ports import Embedder, Mailer
 from papercast.services.catalog import CatalogService
 from papercast.services.embedding import EmbeddingService
 from papercast.services.harvest import HarvestService
@@ -27,8 +31,11 @@ from papercast.storage.papers import SqlPaperRepository
 
 if TYPE_CHECKING:
     from papercast.index.follower import IndexFollower
+    from papercast.mail.queue import TemplatedMailQueue
+    from papercast.services.mail import OutboxSender
     from papercast.services.search import SearchService, SearchTuning
     from papercast.storage.embeddings import SqlEmbeddingStore
+    from papercast.storage.outbox import SqlMailOutbox
 
 log = logging.getLogger("papercast.bootstrap")
 
@@ -112,6 +119,44 @@ class Papercast:
         embedder = self.embedder() if semantic else None
         return SearchService(LiveKeywordIndex(follower), LiveVectorIndex(follower) if semantic else None,
                              embedder, self.papers, tuning)
+
+    def mail_outbox(self) -> SqlMailOutbox:
+        from papercast.storage.outbox import SqlMailOutbox
+
+        return SqlMailOutbox(self.engine)
+
+    def mail_queue(self) -> TemplatedMailQueue:
+        """Queues templated mail in a caller's transaction; From and base URL from the settings."""
+        from papercast.mail.queue import TemplatedMailQueue
+        from papercast.mail.render import MailRenderer
+
+        s = self.settings
+        return TemplatedMailQueue(self.engine, MailRenderer(s.base_url), self.clock,
+                                  mail_from=s.mail_from, base_url=s.base_url)
+
+    def mailer(self) -> Mailer:
+        """SMTP when PAPERCAST_SMTP_HOST is set; otherwise `.eml` files under `<data_dir>/mail/`."""
+        s = self.settings
+        if not s.smtp_host:
+            from papercast.mail.files import FileMailer
+
+            return FileMailer(s.data_dir / "mail")
+        from papercast.mail.smtp import SmtpConfig, SmtpMailer
+
+        return SmtpMailer(SmtpConfig(host=s.smtp_host, port=s.smtp_port, security=s.smtp_security,
+                                     user=s.smtp_user, password=s.smtp_password, timeout=s.smtp_timeout))
+
+    def outbox_sender(self, mailer: Mailer | None = None) -> OutboxSender:
+        """Sends the outbox (what the worker runs), as an owner unique to this process."""
+        from papercast.domain.mail import RetryPolicy
+        from papercast.services.mail import OutboxSender
+
+        s = self.settings
+        policy = RetryPolicy(max_attempts=s.mail_max_attempts, initial_delay=s.mail_retry_initial,
+                             max_delay=s.mail_retry_max)
+        owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        return OutboxSender(self.mail_outbox(), mailer or self.mailer(), self.clock, policy, owner=owner,
+                            lease=timedelta(seconds=s.mail_lease_seconds))
 
     def close(self) -> None:
         if self._follower is not None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from papercast.domain.ingest import SourceItem, ValidatedBatch
+from papercast.domain.mail import Claim, Envelope, MailRequest, QueuedMail, Receipt, Settlement
 
 
 class PaperSource(Protocol):
@@ -80,3 +82,37 @@ class Embedder(Protocol):
     def embed_documents(self, texts: Sequence[str]) -> Any: ...
 
     def embed_query(self, text: str) -> Any: ...
+
+
+class MailSession(Protocol):
+    """One connection to a mail system, reused for a run of messages.
+
+    `deliver` answers the server's acceptance or raises `DeliveryFailed` saying what the failure
+    means for the message (temporary, permanent, unknown outcome, server unreachable).
+    """
+
+    def deliver(self, envelope: Envelope) -> Receipt: ...
+
+    def close(self) -> None: ...
+
+
+class Mailer(Protocol):
+    """Delivers mail: through an SMTP server, into `.eml` files, or into memory (tests)."""
+
+    def session(self) -> MailSession: ...
+
+
+class OutboxStore(Protocol):
+    """The mail outbox as a sender sees it: claim due messages with a lease, settle each attempt."""
+
+    def claim_due(self, owner: str, now: datetime, lease_until: datetime, *, max_attempts: int,
+                  limit: int = 1) -> Claim: ...
+
+    def settle(self, outbox_id: int, owner: str, now: datetime, settlement: Settlement) -> bool: ...
+
+
+class MailQueue(Protocol):
+    """Renders and queues mail inside the caller's transaction (`connection`, a SQLAlchemy Connection),
+    so the message commits with the change that causes it, or not at all."""
+
+    def enqueue(self, connection: Any, request: MailRequest) -> QueuedMail | None: ...

@@ -25,6 +25,8 @@ class SettingSpec:
     default: Any
     help: str
     secret: bool = False
+    # The values a text setting accepts; empty: any.
+    choices: tuple[str, ...] = ()
 
     @property
     def env_var(self) -> str:
@@ -95,6 +97,40 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("web_forwarded_allow_ips", str, "127.0.0.1",
                 "Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto headers "
                 "are believed (the client address the rate limit counts by); `*` trusts any."),
+    SettingSpec("base_url", str, "",
+                "Public address of this papercast (`https://papers.example.org`). Every link in a mail "
+                "or feed is built from it, never from a request's Host header; mail Message-IDs use its "
+                "host name."),
+    SettingSpec("smtp_host", str, "",
+                "SMTP server that sends mail. Empty: every message is written as an `.eml` file under "
+                "`<data_dir>/mail/` instead, and nothing leaves the machine."),
+    SettingSpec("smtp_port", int, 0,
+                "SMTP port; 0 picks the usual one for PAPERCAST_SMTP_SECURITY: 25 (`none`), "
+                "587 (`starttls`) or 465 (`tls`)."),
+    SettingSpec("smtp_security", str, "starttls",
+                "How the SMTP connection is protected: `none` (plain text, for a relay on this machine), "
+                "`starttls` (upgrade after connecting; fails if the server does not offer it) or `tls` "
+                "(TLS from the first byte). Certificates are verified.",
+                choices=("none", "starttls", "tls")),
+    SettingSpec("smtp_user", str, "", "User name for SMTP authentication; empty: none."),
+    SettingSpec("smtp_password", str, "", "Password for SMTP authentication.", secret=True),
+    SettingSpec("smtp_timeout", float, 30.0,
+                "Seconds every SMTP socket operation may take (connecting, each command and its reply)."),
+    SettingSpec("mail_from", str, "papercast@localhost",
+                "Sender of every mail: `papers@example.org` or `Papercast <papers@example.org>`; also the "
+                "envelope sender, where bounces go."),
+    SettingSpec("mail_max_attempts", int, 8,
+                "Delivery attempts per message (temporary SMTP failures, dropped connections) before it "
+                "is marked `failed`."),
+    SettingSpec("mail_retry_initial", float, 60.0,
+                "Seconds before the first retry of a message; each further retry waits three times "
+                "longer (with jitter)."),
+    SettingSpec("mail_retry_max", float, 3600.0,
+                "Longest wait in seconds between two attempts of a message."),
+    SettingSpec("mail_lease_seconds", float, 600.0,
+                "How long a sender holds a message it is sending. A sender that dies leaves its message "
+                "to be sent again after this. One delivery is up to about ten socket operations, each "
+                "up to PAPERCAST_SMTP_TIMEOUT: keep this above ten times that timeout."),
 )
 
 _SPECS = {spec.name: spec for spec in SETTINGS}
@@ -131,6 +167,18 @@ class Settings:
     web_cache_max_age: int
     web_response_cache_entries: int
     web_forwarded_allow_ips: str
+    base_url: str
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    smtp_user: str
+    smtp_password: str
+    smtp_timeout: float
+    mail_from: str
+    mail_max_attempts: int
+    mail_retry_initial: float
+    mail_retry_max: float
+    mail_lease_seconds: float
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, config_file: Path | None = None,
@@ -142,8 +190,10 @@ class Settings:
         if config_path is not None:
             values.update(_read_toml(config_path))
         for spec in SETTINGS:
-            if spec.env_var in env:
-                values[spec.name] = _convert(spec, env[spec.env_var], spec.env_var)
+            given = _from_environment(spec, env)
+            if given is not None:
+                raw, variable = given
+                values[spec.name] = _convert(spec, raw, variable)
         for name, value in overrides.items():
             if name not in _SPECS:
                 raise InvalidInput(f"unknown setting {name!r}", field=name)
@@ -184,7 +234,39 @@ def _read_toml(path: Path) -> dict[str, Any]:
 _CONVERTERS: dict[type, Callable[[Any], Any]] = {int: int, float: float, str: str, Path: Path}
 
 
+def _from_environment(spec: SettingSpec, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """The raw value and the variable it came from: `PAPERCAST_X`, or for a secret `PAPERCAST_X_FILE`.
+
+    A secret may be given as a file (Docker and Kubernetes mount secrets as files) so that it
+    never sits in the environment, where child processes and crash reports can see it.
+    """
+    file_variable = f"{spec.env_var}_FILE"
+    if not spec.secret or file_variable not in env:
+        return (env[spec.env_var], spec.env_var) if spec.env_var in env else None
+    if spec.env_var in env:
+        raise InvalidInput(f"set {spec.env_var} or {file_variable}, not both", field=file_variable)
+    return _read_secret_file(env[file_variable], file_variable), file_variable
+
+
+def _read_secret_file(path: str, variable: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise InvalidInput(f"cannot read {variable} file {path!r}: {reason}", field=variable) from error
+    # Editors and `echo` end a file with a newline that is not part of the secret.
+    return text.removesuffix("\n").removesuffix("\r")
+
+
 def _convert(spec: SettingSpec, raw: Any, where: str) -> Any:
+    value = _convert_kind(spec, raw, where)
+    if spec.choices and value not in spec.choices:
+        raise InvalidInput(f"{where} must be one of {', '.join(spec.choices)}, not {raw!r}",
+                           field=spec.env_var)
+    return value
+
+
+def _convert_kind(spec: SettingSpec, raw: Any, where: str) -> Any:
     if spec.kind is bool:
         if isinstance(raw, bool):
             return raw
@@ -223,6 +305,10 @@ def configuration_markdown() -> str:
         "`PAPERCAST_CONFIG` (keys as in the first column, optionally under a `[papercast]` table),",
         "then environment variables. `papercast config show` prints the values in force with",
         "secrets redacted.",
+        "",
+        "A secret can also be read from a file: `PAPERCAST_SMTP_PASSWORD_FILE=/run/secrets/smtp`",
+        "(any secret's variable with `_FILE` appended; one trailing newline is dropped). Setting",
+        "both the variable and its `_FILE` is an error.",
         "",
         "| variable | type | default | secret | meaning |",
         "|---|---|---|---|---|",

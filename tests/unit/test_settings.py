@@ -40,3 +40,44 @@ def test_secrets_are_redacted() -> None:
     shown = settings.redacted()["PAPERCAST_DATABASE_URL"]
     assert "hunter2" not in shown
     assert shown == "postgresql+psycopg://app:***@db:5432/pc"
+
+
+def test_a_secret_is_read_from_its_file_variable_without_the_trailing_newline(tmp_path: Path) -> None:
+    password_file = tmp_path / "smtp-password"
+    password_file.write_text("s3cret word\n")
+    url_file = tmp_path / "database-url"
+    url_file.write_text("postgresql+psycopg://app:hunter2@db/pc\r\n")
+    settings = Settings.load(env={"PAPERCAST_SMTP_PASSWORD_FILE": str(password_file),
+                                  "PAPERCAST_DATABASE_URL_FILE": str(url_file)})
+    assert settings.smtp_password == "s3cret word"
+    assert settings.database_url == "postgresql+psycopg://app:hunter2@db/pc"
+
+
+def test_a_secret_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "absent"
+    with pytest.raises(InvalidInput, match="PAPERCAST_SMTP_PASSWORD_FILE") as raised:
+        Settings.load(env={"PAPERCAST_SMTP_PASSWORD_FILE": str(missing)})
+    assert str(missing) in str(raised.value)
+
+
+def test_a_secret_given_both_directly_and_as_a_file_is_refused(tmp_path: Path) -> None:
+    password_file = tmp_path / "smtp-password"
+    password_file.write_text("one")
+    with pytest.raises(InvalidInput, match="PAPERCAST_SMTP_PASSWORD or PAPERCAST_SMTP_PASSWORD_FILE"):
+        Settings.load(env={"PAPERCAST_SMTP_PASSWORD": "two",
+                           "PAPERCAST_SMTP_PASSWORD_FILE": str(password_file)})
+
+
+def test_the_file_variant_is_only_for_secrets(tmp_path: Path) -> None:
+    batch_file = tmp_path / "batch"
+    batch_file.write_text("7")
+    settings = Settings.load(env={"PAPERCAST_INGEST_BATCH_SIZE_FILE": str(batch_file)})
+    assert settings.ingest_batch_size == 5000
+
+
+def test_smtp_password_is_redacted_and_security_must_be_a_known_mode() -> None:
+    settings = Settings.load(env={"PAPERCAST_SMTP_PASSWORD": "hunter2", "PAPERCAST_SMTP_SECURITY": "tls"})
+    assert settings.redacted()["PAPERCAST_SMTP_PASSWORD"] == "***"
+    assert settings.smtp_security == "tls"
+    with pytest.raises(InvalidInput, match="PAPERCAST_SMTP_SECURITY must be one of none, starttls, tls"):
+        Settings.load(env={"PAPERCAST_SMTP_SECURITY": "ssl"})

@@ -10,6 +10,7 @@ from papercast.cli import embed as embed_commands
 from papercast.cli import harvest as harvest_commands
 from papercast.cli import index as index_commands
 from papercast.cli import ingest as ingest_commands
+from papercast.cli import mail as mail_commands
 from papercast.cli import papers as paper_commands
 from papercast.cli import search as search_commands
 from papercast.cli import serve as serve_commands
@@ -32,6 +33,7 @@ serve_commands.register(app)
 embed_commands.register(app)
 search_commands.register(app)
 index_commands.register(app)
+mail_commands.register(app)
 
 
 @app.callback()
