@@ -6,30 +6,19 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
 
-from papercast.bootstrap import ensure_schema
 from papercast.domain.errors import Conflict, InvalidInput, NotFound
 from papercast.domain.jobs import IllegalTransition, JobEvent, JobState
-from papercast.storage.engine import create_database_engine
 from papercast.storage.jobs import SqlJobStore
 from papercast.storage.tables import jobs as jobs_table
 from support.clock import ManualClock
 
 LEASE = timedelta(seconds=30)
 KINDS = ["test.a", "test.b"]
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_database_engine(database_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -83,6 +72,7 @@ def test_a_claim_takes_the_earliest_due_job_of_its_kinds_with_a_lease(
     assert store.next_claimable_at(KINDS) == clock.now() + timedelta(seconds=30)  # first's lease expiry
     clock.advance(60)
     assert store.claim("worker-2", ["test.a"], LEASE).id == first  # lease expired; earliest run-at
+    assert store.claim("worker-3", ["test.a"], LEASE).id == later
     assert store.get(other_kind).state is JobState.DUE  # nobody asked for its kind
     assert store.claim("worker-3", [], LEASE) is None
 

@@ -3,28 +3,16 @@ store's rows written on its connection commit together or not at all."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine
 
-from papercast.bootstrap import ensure_schema
 from papercast.domain.jobs import JobState
 from papercast.domain.papers import Outcome, Paper, PaperRecord, paper_from_record
 from papercast.storage.cursors import SqlCursorStore, write_cursor
-from papercast.storage.engine import create_database_engine
 from papercast.storage.jobs import SqlJobStore
 from papercast.storage.papers import SqlPaperRepository
 from papercast.storage.unit_of_work import SqlUnitOfWork
 from support.clock import ManualClock
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_database_engine(database_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 class Wakeups:
