@@ -1,10 +1,10 @@
 """Job kinds only tests use, loaded into real worker processes through
 PAPERCAST_WORKER_TASK_MODULES=support.job_kinds (with tests/ on PYTHONPATH).
 
-`test.record` writes one row per run into `test_job_runs` (job, attempt, process), in its own
-transaction, so a test can count how often each job ran. Its payload may ask it to sleep first
-(`sleep` seconds, on the attempts in `sleep_on_attempts`, checking the stop signal unless
-`ignore_stop`) and to fail its first `fail_times` attempts.
+`test.record` writes a row when it starts and one when it finishes (job, attempt, process),
+each in its own transaction, so a test can count how often each job ran. Its payload may ask it
+to sleep first (`sleep` seconds, in its first `sleep_runs` runs, default 1, waking on the stop
+signal unless `ignore_stop`) and to fail its first `fail_times` attempts.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, func, select
 
 from papercast.domain.jobs import JobOutcome
 from papercast.worker.registry import JobContext, JobKind, TaskRegistry
@@ -40,8 +40,7 @@ class RecordingJob:
 
     def __call__(self, context: JobContext) -> JobOutcome:
         payload: dict[str, Any] = context.payload
-        self._record(context, "started")
-        if context.job.attempts in payload.get("sleep_on_attempts", [1]):
+        if self._record(context, "started") <= int(payload.get("sleep_runs", 1)):
             self._sleep(context, float(payload.get("sleep", 0)), bool(payload.get("ignore_stop")))
         if context.job.attempts <= int(payload.get("fail_times", 0)):
             raise RuntimeError(f"failing attempt {context.job.attempts} on purpose")
@@ -54,10 +53,14 @@ class RecordingJob:
         else:
             context.stopping.wait(seconds)
 
-    def _record(self, context: JobContext, event: str) -> None:
+    def _record(self, context: JobContext, event: str) -> int:
+        """Write the row; how many rows of this event the job has now."""
+        job_id = context.job.id
         with self._engine.begin() as connection:
-            connection.execute(job_runs.insert().values(job_id=context.job.id, attempt=context.job.attempts,
+            connection.execute(job_runs.insert().values(job_id=job_id, attempt=context.job.attempts,
                                                         pid=os.getpid(), event=event))
+            return int(connection.execute(select(func.count()).where(
+                job_runs.c.job_id == job_id, job_runs.c.event == event)).scalar_one())
 
 
 def register_tasks(registry: TaskRegistry, papercast: Any) -> None:
