@@ -96,8 +96,8 @@ def _each(job_ids: list[int], action: str, as_json: bool) -> None:
     else:
         for job in changed:
             typer.echo(f"job {job.id} ({job.kind}) is now {job.state}")
-        for error in errors:
-            typer.echo(f"error: job {error['id']}: {error['error']}", err=True)
+        for failure in errors:
+            typer.echo(f"error: job {failure['id']}: {failure['error']}", err=True)
     if errors:
         raise typer.Exit(EXIT_PARTIAL)
 

@@ -34,7 +34,8 @@ def register(root: typer.Typer) -> None:
         with papercast_app() as papercast:
             running = build_worker(papercast, interval=interval, embed_batch=embed_batch)
             if once:
-                report = running.run_once()
+                with stop_on_signals(running):
+                    report = running.run_once()
                 typer.echo(summary(report))
                 if report.jobs[Outcome.FAILED] or report.jobs[Outcome.DEAD] or report.jobs[Outcome.LOST]:
                     raise typer.Exit(EXIT_PARTIAL)

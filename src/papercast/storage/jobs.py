@@ -241,7 +241,8 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     return or_(waiting, abandoned)
 
 
-def _job(row: Mapping[str, Any]) -> Job:
+def _job(row: Any) -> Job:
+    """A job from its row (a RowMapping)."""
     run_at = as_utc(row["run_at"])
     assert run_at is not None  # NOT NULL
     return Job(

@@ -76,8 +76,8 @@ class Worker:
         self._stopping = threading.Event()
         self._wakeup = wakeup or threading.Event()
         self._runner = JobRunner(jobs, registry, clock, self.owner, lease=self.config.lease,
-                                 stopping=self._stopping, wakeup=self._wakeup, rng=rng)
-        self._runner.grace = self.config.grace
+                                 grace=self.config.grace, stopping=self._stopping, wakeup=self._wakeup,
+                                 rng=rng)
         self.report = WorkerReport()
 
     # -- stopping ------------------------------------------------------------------------------
@@ -120,6 +120,8 @@ class Worker:
         while not self._stopping.is_set() and self._claim_and_run():
             pass
         for task in self._local:
+            if self._stopping.is_set():
+                break
             self._run_duty(task)
         return self.report
 

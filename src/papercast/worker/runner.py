@@ -14,6 +14,7 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from papercast.clock import Clock
 from papercast.domain.jobs import Job, JobCannotSucceed, JobEvent, JobOutcome
@@ -23,7 +24,7 @@ from papercast.worker.registry import JobContext, JobKind, TaskRegistry
 log = logging.getLogger("papercast.worker")
 
 
-class Outcome:
+class Outcome(StrEnum):
     """How a claimed job ended for this worker (`WorkerReport` counts them)."""
 
     DONE = "done"
@@ -64,7 +65,7 @@ class JobRunner:
     """Runs claimed jobs for one worker (`owner`) and records how each ended."""
 
     def __init__(self, jobs: JobStore, registry: TaskRegistry, clock: Clock, owner: str, *,
-                 lease: timedelta, stopping: threading.Event, wakeup: threading.Event,
+                 lease: timedelta, grace: float, stopping: threading.Event, wakeup: threading.Event,
                  rng: random.Random | None = None) -> None:
         self._jobs = jobs
         self._registry = registry
@@ -74,9 +75,9 @@ class JobRunner:
         self._stopping = stopping
         self._wakeup = wakeup
         self._rng = rng or random.Random()
-        self.grace = 0.0
+        self.grace = grace  # seconds a stopping worker waits for the running job
 
-    def run(self, job: Job) -> str:
+    def run(self, job: Job) -> Outcome:
         kind = self._registry.get(job.kind)
         if kind.retry.out_of_attempts(job.attempts):
             # Every earlier attempt's worker stopped mid-job (killed, crashed): this job may be why.
@@ -125,13 +126,13 @@ class JobRunner:
                     "its result will not be recorded", job.id, job.kind)
         return False
 
-    def _release(self, job: Job) -> str:
+    def _release(self, job: Job) -> Outcome:
         released = self._jobs.release(job.id, self._owner)
         log.warning("worker.job_released id=%d kind=%s: still running after the %.1f s grace period%s",
                     job.id, job.kind, self.grace, "" if released else " (it was no longer this worker's)")
         return Outcome.RELEASED if released else Outcome.LOST
 
-    def _settle(self, job: Job, kind: JobKind, execution: _Execution) -> str:
+    def _settle(self, job: Job, kind: JobKind, execution: _Execution) -> Outcome:
         if execution.error is None:
             if execution.outcome is JobOutcome.CONTINUE:
                 held = self._jobs.continue_later(job.id, self._owner)
@@ -144,13 +145,13 @@ class JobRunner:
                     str(execution.error), f" retry_at={retry_at.isoformat()}" if retry_at else " dead")
         return self._record(job, event, execution.error_text, retry_at)
 
-    def _record(self, job: Job, event: JobEvent, error: str, retry_at: datetime | None) -> str:
+    def _record(self, job: Job, event: JobEvent, error: str, retry_at: datetime | None) -> Outcome:
         held = self._jobs.fail(job.id, self._owner, event, error, retry_at)
         if not held:
             return self._lost(job)
         return Outcome.DEAD if event is JobEvent.GIVE_UP else Outcome.FAILED
 
-    def _lost(self, job: Job) -> str:
+    def _lost(self, job: Job) -> Outcome:
         log.warning("worker.job_lost id=%d kind=%s: finished, but no longer this worker's (lease taken "
                     "over or cancelled); nothing recorded", job.id, job.kind)
         return Outcome.LOST
