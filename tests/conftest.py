@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from support.ci import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401 - hooks
 
@@ -62,6 +62,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     with postgres_schema() as url:
         yield url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on each engine's empty database with papercast's schema."""
+    from papercast.bootstrap import ensure_schema
+    from papercast.storage.engine import create_database_engine
+
+    engine = create_database_engine(database_url)
+    ensure_schema(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

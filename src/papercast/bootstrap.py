@@ -26,8 +26,10 @@ from papercast.sources.read_ahead import ProcessReadAhead
 from papercast.storage import migrations
 from papercast.storage.cursors import SqlCursorStore
 from papercast.storage.engine import create_database_engine
+from papercast.storage.jobs import SqlJobStore
 from papercast.storage.listings import SqlListingQueries
 from papercast.storage.papers import SqlPaperRepository
+from papercast.storage.unit_of_work import SqlUnitOfWork
 
 if TYPE_CHECKING:
     from papercast.index.follower import IndexFollower
@@ -49,6 +51,10 @@ class Papercast:
     engine: Engine
     papers: SqlPaperRepository
     cursors: SqlCursorStore
+    units: SqlUnitOfWork
+    jobs: SqlJobStore
+    # Set after a commit that enqueued a job: wakes this process's idle worker.
+    job_enqueued: threading.Event
     catalog: CatalogService
     ingest: IngestService
     harvest: HarvestService
@@ -176,7 +182,9 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
         ensure_schema(engine)
     papers = SqlPaperRepository(engine, clock)
     cursors = SqlCursorStore(engine, clock)
-    ingest = IngestService(papers, batch_size=settings.ingest_batch_size,
+    job_enqueued = threading.Event()
+    units = SqlUnitOfWork(engine, clock, on_enqueue=job_enqueued.set)
+    ingest = IngestService(units, batch_size=settings.ingest_batch_size,
                            read_ahead=ProcessReadAhead(settings.ingest_read_ahead_mb * 2**20))
     return Papercast(
         settings=settings,
@@ -184,6 +192,9 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
         engine=engine,
         papers=papers,
         cursors=cursors,
+        units=units,
+        jobs=SqlJobStore(engine, clock, on_enqueue=job_enqueued.set),
+        job_enqueued=job_enqueued,
         catalog=CatalogService(papers),
         ingest=ingest,
         harvest=HarvestService(ingest, cursors),

@@ -80,6 +80,25 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("vector_exact_max", int, 300_000,
                 "Up to this many vectors the vector index searches exactly (numpy); above it, an "
                 "approximate HNSW graph (faiss) is built."),
+    SettingSpec("worker_interval", float, 2.0,
+                "Seconds between a worker's rounds of index following, and the longest an idle worker "
+                "waits before looking at the jobs table again (`papercast worker --interval`)."),
+    SettingSpec("worker_lease_seconds", float, 60.0,
+                "How long a worker's claim on a job lasts unless renewed (it renews every third of it). "
+                "When a worker dies, its job is claimable again once the lease expires."),
+    SettingSpec("worker_grace_seconds", float, 8.0,
+                "On SIGTERM (or `serve` shutting down) a worker stops claiming and gives the running job "
+                "this long to end; then it releases the job to another worker and exits. Keep it below "
+                "the stop timeout of whatever supervises the process (Docker: 10 s)."),
+    SettingSpec("worker_embed_batch", int, 256,
+                "Papers one embed-backlog job embeds before it lets other jobs run; it continues right "
+                "after (`papercast worker --embed-batch`)."),
+    SettingSpec("worker_task_modules", str, "",
+                "Comma-separated Python modules that add job kinds to every worker: each defines "
+                "`register_tasks(registry, papercast)`. For extensions (and the tests' own job kinds)."),
+    SettingSpec("jobs_keep_days", float, 14.0,
+                "Done jobs are deleted this many days after they finished; dead ones are kept for an "
+                "operator to see and retry (`papercast jobs`)."),
     SettingSpec("web_rate_limit_per_minute", float, 300.0,
                 "Requests a minute one client (IP address) may make to pages, the API and feeds, "
                 "per web process (static files, /healthz and /metrics are not counted). 0 turns "
@@ -160,6 +179,12 @@ class Settings:
     embedding_runtime: str
     embedding_batch_size: int
     vector_exact_max: int
+    worker_interval: float
+    worker_lease_seconds: float
+    worker_grace_seconds: float
+    worker_embed_batch: int
+    worker_task_modules: str
+    jobs_keep_days: float
     web_rate_limit_per_minute: float
     web_rate_limit_burst: int
     web_page_size: int

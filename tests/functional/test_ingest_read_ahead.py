@@ -30,7 +30,7 @@ def _app(database_url: str, data_dir: Path) -> Papercast:
 
 def _ingest(app: Papercast, path: Path, *, read_ahead: bool) -> IngestReport:
     read_ahead_process = ProcessReadAhead(1) if read_ahead else None
-    service = IngestService(app.papers, batch_size=BATCH, read_ahead=read_ahead_process)
+    service = IngestService(app.units, batch_size=BATCH, read_ahead=read_ahead_process)
     return service.ingest_source(open_source(path, "snapshot"))
 
 
@@ -108,7 +108,7 @@ class DyingSource(SnapshotJsonlSource):
 def test_a_read_ahead_process_that_dies_is_a_source_error(tmp_path: Path, shared_data: Path) -> None:
     app = _app(f"sqlite:///{tmp_path / 'papercast.db'}", tmp_path / "data")
     try:
-        service = IngestService(app.papers, batch_size=BATCH, read_ahead=ProcessReadAhead(1))
+        service = IngestService(app.units, batch_size=BATCH, read_ahead=ProcessReadAhead(1))
         with pytest.raises(SourceError, match="read-ahead process exited with status 7"):
             service.ingest_source(DyingSource(shared_data / "arxiv-abs-sample.jsonl"))
         assert app.papers.count() == 2 * BATCH  # the batches it handed over were stored

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from web_corpus import FILLER_COUNT, HOSTILE_ID, MATH_ID
+from web_corpus import FILLER_COUNT, HOSTILE_ID, MATH_ID, make_papercast
 
 from papercast.bootstrap import Papercast
-from papercast.cli.serve import background_worker
+from papercast.cli.serve import web_app
 from papercast.domain.papers import PaperRecord
 from papercast.web.app import create_app
 
@@ -44,12 +45,31 @@ def test_similar_papers_come_from_the_search_service(indexed_client: TestClient)
     assert "Similar papers" in html and "More in" not in html
 
 
-def test_background_worker_keeps_the_index_following(papercast: Papercast) -> None:
+@pytest.fixture
+def hashing_papercast(database_url: str, tmp_path: Path) -> Iterator[Papercast]:
+    """The web corpus with the hashing encoder: the worker embeds it in a moment."""
+    app = make_papercast(database_url, tmp_path, embedding_model="hashing")
+    yield app
+    app.close()
+
+
+def test_the_served_app_runs_a_worker_that_keeps_the_index_following(hashing_papercast: Papercast) -> None:
+    papercast = hashing_papercast
     papercast.ingest.ingest([PaperRecord(paper_id="2104.00001", title="Zebrafish telemetry", source="test")])
-    with background_worker(papercast, interval=0.05):
-        follower = papercast.index_follower()
+    follower = papercast.index_follower()
+    with TestClient(web_app(papercast, follow=True)):  # the app's lifespan starts and stops the worker
         for _ in range(600):  # up to 30 s on a busy machine; it usually takes well under one
             if follower.keyword.last_change_seq >= papercast.papers.max_change_seq():
                 break
             time.sleep(0.05)
     assert follower.keyword.last_change_seq == papercast.papers.max_change_seq()
+    assert {job.kind for job in papercast.jobs.list()} >= {"embed-backlog"}  # the backlog, as a job
+
+
+def test_serve_without_a_worker_leaves_the_index_alone(hashing_papercast: Papercast) -> None:
+    papercast = hashing_papercast
+    papercast.ingest.ingest([PaperRecord(paper_id="2104.00002", title="Quiet pond", source="test")])
+    follower = papercast.index_follower()
+    with TestClient(web_app(papercast, follow=False)) as client:
+        assert client.get("/healthz").status_code == 200
+    assert follower.keyword.last_change_seq == 0 and papercast.jobs.list() == []

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from itertools import islice
-from typing import Protocol
 
 from papercast.domain.ingest import IngestReport, SourceItem, ValidatedBatch, validate_items
 from papercast.domain.papers import Outcome, Paper, PaperRecord, merge, paper_from_record
-from papercast.ports import PaperSource, ReadAhead
+from papercast.ports import PaperSource, ReadAhead, UnitOfWork
 
 log = logging.getLogger("papercast.ingest")
 
@@ -24,24 +22,12 @@ log = logging.getLogger("papercast.ingest")
 BatchHook = Callable[[IngestReport], None]
 
 
-class WriteBatch(Protocol):
-    def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]: ...
-
-    def save(self, changes: Sequence[tuple[Outcome, Paper]]) -> int: ...
-
-    def set_cursor(self, name: str, state: dict[str, str]) -> None: ...
-
-
-class BatchWriter(Protocol):
-    def write_batch(self) -> AbstractContextManager[WriteBatch]: ...
-
-
 class IngestService:
     """Merges records into stored papers, `batch_size` records per transaction."""
 
-    def __init__(self, papers: BatchWriter, batch_size: int = 1000,
+    def __init__(self, units: UnitOfWork, batch_size: int = 1000,
                  read_ahead: ReadAhead | None = None) -> None:
-        self._papers = papers
+        self._units = units
         self._batch_size = max(1, batch_size)
         self._read_ahead = read_ahead
 
@@ -90,12 +76,13 @@ class IngestService:
         report = IngestReport(rejections=list(validated.rejections))
         if not validated.records and cursor is None:
             return report
-        with self._papers.write_batch() as batch:
-            stored = batch.get_many([r.paper_id for r in validated.records])
+        with self._units.begin() as transaction:
+            papers = transaction.papers
+            stored = papers.get_many([r.paper_id for r in validated.records])
             changes = self._merge_all(validated.records, stored, report)
-            batch.save(list(changes.values()))
+            papers.save(list(changes.values()))
             if cursor is not None:
-                batch.set_cursor(*cursor)
+                papers.set_cursor(*cursor)
         return report
 
     @staticmethod

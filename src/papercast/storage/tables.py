@@ -147,6 +147,31 @@ embedding_watermarks = Table(
 
 EMBEDDING_CHANGE_COUNTER = "embedding_seq"
 
+# Background work (`domain/jobs.py`): claimed by workers with a lease, retried with backoff, kept
+# when done (pruned after `PAPERCAST_JOBS_KEEP_DAYS`) so a periodic task's key stays taken for
+# its period. Times are UTC.
+jobs = Table(
+    "jobs",
+    metadata,
+    # INTEGER on SQLite: only that spelling makes the column the rowid, which autoincrements.
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(100), nullable=False),
+    Column("unique_key", String(200), nullable=True),  # enqueued once: a second enqueue is a no-op
+    Column("payload", Text, nullable=False),  # a JSON object, keys sorted
+    Column("state", String(16), nullable=False),
+    Column("run_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_owner", String(200), nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_jobs_unique_key", "unique_key", unique=True),
+    # What a polling worker asks: the earliest claimable job.
+    Index("ix_jobs_state_run_at", "state", "run_at"),
+    Index("ix_jobs_kind_state", "kind", "state"),
+)
+
 # The mail outbox: a message is queued in the transaction of the change that causes it, claimed
 # by a sender with a lease and settled right after the server's reply (docs/architecture.md).
 mail_outbox = Table(

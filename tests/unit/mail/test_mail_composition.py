@@ -128,7 +128,7 @@ def test_a_message_is_multipart_alternative_text_first_html_last_in_utf8() -> No
     assert message["To"] == "Zoë Reader <zoe@example.org>"
     assert message["Message-ID"] == prepared.message_id
     assert message["MIME-Version"] == "1.0"
-    assert message["Date"] == "Thu, 03 Dec 2026 09:00:00 +0000"
+    assert message["Date"] == "Thu, 03 Dec 2026 16:00:00 +0000"  # the manual clock's start
     assert message["List-Id"] == "Daily papers <daily.papers.example.org>"
     assert message["Auto-Submitted"] == "auto-generated"
     assert (prepared.sender, prepared.recipient) == ("papers@example.org", "zoe@example.org")

@@ -1,7 +1,7 @@
 """The mail outbox: messages waiting to be sent (or sent, or given up) and every state change.
 
 Revision ID: 0004_mail_outbox
-Revises: 0002_embeddings (0003_jobs once the jobs table is merged)
+Revises: 0003_jobs
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_mail_outbox"
-down_revision = "0002_embeddings"
+down_revision = "0003_jobs"
 branch_labels = None
 depends_on = None
 
