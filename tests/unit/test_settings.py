@@ -40,3 +40,19 @@ def test_secrets_are_redacted() -> None:
     shown = settings.redacted()["PAPERCAST_DATABASE_URL"]
     assert "hunter2" not in shown
     assert shown == "postgresql+psycopg://app:***@db:5432/pc"
+
+
+def test_base_url_defaults_to_the_served_address_and_loses_its_trailing_slash() -> None:
+    assert Settings.load(env={}).public_base_url == "http://127.0.0.1:8000"
+    given = Settings.load(env={"PAPERCAST_BASE_URL": " https://papers.example.org/pc/ "})
+    assert given.base_url == given.public_base_url == "https://papers.example.org/pc"
+
+
+@pytest.mark.parametrize("value", ["ftp://papers.example.org", "papers.example.org", "https://",
+                                   "https://papers.example.org/?feed=1", "https://papers.example.org/#top",
+                                   "https://user:secret@papers.example.org", "https://papers.example.org:99999",
+                                   "https://papers example.org"])
+def test_a_base_url_links_cannot_be_built_from_is_refused_naming_the_setting(value: str) -> None:
+    with pytest.raises(InvalidInput, match=r"^PAPERCAST_BASE_URL must be .*\(got ") as raised:
+        Settings.load(env={"PAPERCAST_BASE_URL": value})
+    assert "\n" not in str(raised.value)

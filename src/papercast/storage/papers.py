@@ -286,6 +286,7 @@ def _paper_from_row(
         signals=signals,
         content_hash=row["content_hash"],
         change_seq=int(row["change_seq"]),
+        updated_at=_aware(row["updated_at"]),
     )
 
 
