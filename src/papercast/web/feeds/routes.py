@@ -30,12 +30,12 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def atom_response(request: Request, web: WebContext, title: str, path: str, html_path: str,
-                  papers: Sequence[Paper]) -> Response:
+                  papers: Sequence[Paper], *, store: bool = True) -> Response:
     """The feed at `path` (its canonical address: extra query parameters are not part of it),
     with every link and id under the configured base URL, whatever Host the request named."""
     info = FeedInfo(title=title, path=path, html_path=html_path, base_url=web.config.base_url)
     response = Response(build_feed(info, papers), media_type=ATOM_MEDIA_TYPE)
-    return cached(request, response, max(web.config.cache_max_age, 300))
+    return cached(request, response, max(web.config.cache_max_age, 300), store=store)
 
 
 @router.get("/recent.atom", summary="Feed of recent papers", response_class=Response, responses=RESPONSES)
@@ -52,7 +52,8 @@ def search_feed(request: Request, web: Web,
     path = "/feeds/search.atom?" + urlencode({"q": q})
     html_path = "/search?" + urlencode({"q": q, "sort": "date"})
     papers = [hit.paper for hit in results.hits]
-    return atom_response(request, web, f"papercast: search \u201c{q}\u201d", path, html_path, papers)
+    return atom_response(request, web, f"papercast: search \u201c{q}\u201d", path, html_path, papers,
+                         store=not results.degraded)
 
 
 @router.get("/categories/{category}.atom", summary="Feed of a category", response_class=Response,
