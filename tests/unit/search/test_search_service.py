@@ -16,6 +16,7 @@ from papercast.domain.papers import Paper
 from papercast.index.keyword import TantivyKeywordIndex
 from papercast.index.vectors import VectorIndex
 from papercast.services.search import SearchService, SearchTuning
+from support.papers import InMemoryPapers
 
 # Words that mean the same thing share a dimension: the encoder "understands" synonyms.
 CONCEPTS = {"car": 0, "automobile": 0, "vehicle": 0, "protein": 1, "enzyme": 1, "galaxy": 2, "star": 2,
@@ -56,13 +57,6 @@ PAPERS = [
 ]
 
 
-class Papers:
-    def __init__(self, papers: Sequence[Paper]) -> None:
-        self.by_id = {paper.paper_id: paper for paper in papers}
-
-    def get_many(self, paper_ids: Sequence[str], *, history: bool = True) -> dict[str, Paper]:
-        return {paper_id: self.by_id[paper_id] for paper_id in paper_ids if paper_id in self.by_id}
-
 
 @pytest.fixture(scope="module")
 def keyword() -> TantivyKeywordIndex:
@@ -83,7 +77,7 @@ def service(keyword: TantivyKeywordIndex, embedder: ConceptEmbedder | None = Non
             with_vectors: bool = True, **tuning: float) -> SearchService:
     encoder = embedder or ConceptEmbedder()
     return SearchService(keyword, vectors(ConceptEmbedder()) if with_vectors else None,
-                         encoder if embedder is not None or with_vectors else None, Papers(PAPERS),
+                         encoder if embedder is not None or with_vectors else None, InMemoryPapers(PAPERS),
                          SearchTuning(**tuning))  # type: ignore[arg-type]
 
 
@@ -224,7 +218,7 @@ def test_every_page_reports_one_total_and_the_pages_tile_the_results() -> None:
     index.build([p.paper_id for p in MANY], embedder.embed_documents(texts))
     # A first depth of 4 and a window of 40, so that paging crosses from one depth to the other.
     tuning = SearchTuning(fusion=FusionWeights(candidates=4, similarity_floor=FLOOR), max_window=40)
-    search = SearchService(keyword, index, embedder, Papers(MANY), tuning)  # type: ignore[arg-type]
+    search = SearchService(keyword, index, embedder, InMemoryPapers(MANY), tuning)  # type: ignore[arg-type]
     for query in ("car", "car automobile", "automobile"):
         total = search.search(query, limit=3).total_estimate
         pages = [search.search(query, offset=offset, limit=3) for offset in range(0, total + 6, 3)]
