@@ -294,7 +294,9 @@ class SearchService:
         below_floor = sum(1 for paper_id, score in nearest[:depth]
                           if score < fusion.similarity_floor and paper_id not in keyword_ids)
         assert self._vectors is not None
-        ids, matrix = self._vectors.vectors(list(dict.fromkeys(pool + list(keyword_ids))))
+        # In a fixed order (the keyword hits', not the set's): ties in `_fuse` are broken by it.
+        ids, matrix = self._vectors.vectors(list(dict.fromkeys(
+            pool + [paper_id for paper_id, _ in keyword.hits])))
         in_pool = set(pool)
         fused = self._fuse(keyword.hits, ids, matrix @ query_vector, in_pool, depth)
         if fusion.feedback_papers > 0 and fusion.feedback_weight > 0 and fused:

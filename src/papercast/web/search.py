@@ -2,9 +2,9 @@
 
 The backend is the search service (`SearchService.search(query_text, sort, offset, limit)` giving
 `results`, `total_estimate`, `mode`, `warnings`, `took_ms`, `degraded`, `similarity_floor`,
-`below_floor`; `similar(paper_id, limit)`). Until one
-is wired in, `CatalogSearch` stands in: every word must occur in the title or abstract, newest
-first, and "similar" means the newest papers of the same primary category.
+`below_floor`; `similar(paper_id, limit)`). Until one is wired in, `CatalogSearch` stands in:
+every word must occur in the title or abstract, newest first, and "similar" means the newest
+papers of the same primary category.
 """
 
 from __future__ import annotations
