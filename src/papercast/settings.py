@@ -12,8 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from papercast.domain.errors import InvalidInput
+
+# Where links point when PAPERCAST_BASE_URL is empty: `papercast serve`'s own default address.
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
@@ -117,9 +121,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto headers "
                 "are believed (the client address the rate limit counts by); `*` trusts any."),
     SettingSpec("base_url", str, "",
-                "Public address of this papercast (`https://papers.example.org`). Every link in a mail "
-                "or feed is built from it, never from a request's Host header; mail Message-IDs use its "
-                "host name."),
+                "Public address of this papercast (`https://papers.example.org`, a path prefix allowed). "
+                "Every absolute link and id in a feed or mail is built from it, never from a request's "
+                f"Host header. Empty: `{DEFAULT_BASE_URL}`. http or https, no query or fragment."),
     SettingSpec("smtp_host", str, "",
                 "SMTP server that sends mail. Empty: every message is written as an `.eml` file under "
                 "`<data_dir>/mail/` instead, and nothing leaves the machine."),
@@ -224,6 +228,7 @@ class Settings:
                 raise InvalidInput(f"unknown setting {name!r}", field=name)
             values[name] = _convert(_SPECS[name], value, name)
         values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
+        values["base_url"] = _checked_base_url(values["base_url"])
         return cls(**values)
 
     @property
@@ -231,6 +236,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'papercast.db'}"
+
+    @property
+    def public_base_url(self) -> str:
+        """The address links are built from (`base_url`, or the default), without a trailing slash."""
+        return self.base_url or DEFAULT_BASE_URL
 
     def redacted(self) -> dict[str, str]:
         """Every setting as text, secrets hidden (passwords inside URLs included)."""
@@ -306,6 +316,36 @@ def _convert_kind(spec: SettingSpec, raw: Any, where: str) -> Any:
     except (TypeError, ValueError) as error:
         message = f"{where} must be {spec.kind.__name__}, not {raw!r}"
         raise InvalidInput(message, field=spec.env_var) from error
+
+
+def _checked_base_url(value: str) -> str:
+    """`value` without its trailing slash; `InvalidInput` naming the setting when it is not an
+    http(s) address that links can be appended to."""
+    text = value.strip()
+    if not text:
+        return ""
+    problem = _base_url_problem(text)
+    if problem:
+        raise InvalidInput(f"PAPERCAST_BASE_URL must be {problem}, such as https://papers.example.org "
+                           f"(got {value!r})", field="PAPERCAST_BASE_URL")
+    return text.rstrip("/")
+
+
+def _base_url_problem(text: str) -> str | None:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return "a valid address"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "an http:// or https:// address with a host name"
+    if parts.query or parts.fragment or "?" in text or "#" in text:
+        return "an address without a query or fragment"
+    if parts.username is not None or parts.password is not None:
+        return "an address without a user name or password"
+    if any(character.isspace() for character in text):
+        return "an address without spaces"
+    return None
 
 
 def _redact(value: str) -> str:

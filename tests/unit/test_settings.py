@@ -81,3 +81,19 @@ def test_smtp_password_is_redacted_and_security_must_be_a_known_mode() -> None:
     assert settings.smtp_security == "tls"
     with pytest.raises(InvalidInput, match="PAPERCAST_SMTP_SECURITY must be one of none, starttls, tls"):
         Settings.load(env={"PAPERCAST_SMTP_SECURITY": "ssl"})
+
+
+def test_base_url_defaults_to_the_served_address_and_loses_its_trailing_slash() -> None:
+    assert Settings.load(env={}).public_base_url == "http://127.0.0.1:8000"
+    given = Settings.load(env={"PAPERCAST_BASE_URL": " https://papers.example.org/pc/ "})
+    assert given.base_url == given.public_base_url == "https://papers.example.org/pc"
+
+
+@pytest.mark.parametrize("value", ["ftp://papers.example.org", "papers.example.org", "https://",
+                                   "https://papers.example.org/?feed=1", "https://papers.example.org/#top",
+                                   "https://user:secret@papers.example.org", "https://papers.example.org:99999",
+                                   "https://papers example.org"])
+def test_a_base_url_links_cannot_be_built_from_is_refused_naming_the_setting(value: str) -> None:
+    with pytest.raises(InvalidInput, match=r"^PAPERCAST_BASE_URL must be .*\(got ") as raised:
+        Settings.load(env={"PAPERCAST_BASE_URL": value})
+    assert "\n" not in str(raised.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from web_corpus import FILLER_COUNT, HOSTILE_ID, MATH_ID, make_papercast
 
 from papercast.bootstrap import Papercast
 from papercast.cli.serve import web_app
+from papercast.domain.fusion import LEXICAL_ENCODER_WEIGHTS
 from papercast.domain.papers import PaperRecord
+from papercast.services.search import SearchTuning
 from papercast.web.app import create_app
 
 
@@ -73,3 +76,35 @@ def test_serve_without_a_worker_leaves_the_index_alone(hashing_papercast: Paperc
     with TestClient(web_app(papercast, follow=False)) as client:
         assert client.get("/healthz").status_code == 200
     assert follower.keyword.last_change_seq == 0 and papercast.jobs.list() == []
+
+
+@pytest.fixture
+def semantic_client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    """Hybrid search with the hashing encoder, its floor set where nonsense falls under it (the
+    hashing encoder's cosines for unrelated text reach about 0.25)."""
+    papercast = make_papercast(database_url, tmp_path, embedding_model="hashing")
+    papercast.embedding_service().catch_up()
+    papercast.index_follower().catch_up()
+    tuning = SearchTuning(fusion=replace(LEXICAL_ENCODER_WEIGHTS, similarity_floor=0.5))
+    service = papercast.search_service(tuning=tuning)
+    try:
+        with TestClient(create_app(papercast, search_backend=service)) as client:
+            yield client
+    finally:
+        service.close()
+        papercast.close()
+
+
+def test_a_query_close_to_nothing_answers_no_results_everywhere(semantic_client: TestClient) -> None:
+    body = semantic_client.get("/api/v1/search?q=zzqqxxnonsenseword").json()
+    assert (body["mode"], body["results"], body["total_estimate"]) == ("hybrid", [], 0)
+    assert body["similarity_floor"] == 0.5 and body["below_floor"] > 0 and body["links"]["next"] is None
+    assert any("close to them in meaning" in warning for warning in body["warnings"])
+    page = semantic_client.get("/search?q=zzqqxxnonsenseword")
+    assert page.status_code == 200 and "No papers match" in page.text
+    assert "close to them in meaning" in page.text
+    assert "/papers/" not in page.text.split("<main", 1)[-1]
+    feed = semantic_client.get("/feeds/search.atom?q=zzqqxxnonsenseword")
+    assert feed.status_code == 200 and b"<entry>" not in feed.content
+    found = semantic_client.get("/api/v1/search?q=vision").json()  # keyword matches are unaffected
+    assert found["total_estimate"] == FILLER_COUNT

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import Enum
 
@@ -197,6 +197,9 @@ class Paper:
     signals: tuple[ExternalSignal, ...] = ()
     content_hash: str = ""
     change_seq: int = 0
+    # When the stored row last changed (set by storage; None for a paper not read from it):
+    # bookkeeping, not part of what the paper says, so comparisons leave it out.
+    updated_at: datetime | None = field(default=None, compare=False)
 
     @property
     def primary_category(self) -> str:

@@ -291,6 +291,7 @@ def _paper_from_row(
         signals=signals,
         content_hash=row["content_hash"],
         change_seq=int(row["change_seq"]),
+        updated_at=as_utc(row["updated_at"]),
     )
 
 

@@ -101,8 +101,10 @@ def _response_cache(context: WebContext, monotonic: Callable[[], float]) -> Resp
     config = context.config
     if config.response_cache_entries <= 0 or config.cache_max_age <= 0:
         return None
-    return ResponseCache(config.response_cache_entries, config.cache_max_age,
-                         version=context.listings.catalog_version, now=monotonic)
+    def version() -> tuple[int, ...]:
+        return (context.listings.catalog_version(), *context.search.index_version())
+
+    return ResponseCache(config.response_cache_entries, config.cache_max_age, version=version, now=monotonic)
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
