@@ -3,7 +3,8 @@ causes commit together or not at all.
 
 `SqlUnitOfWork.begin()` opens a write transaction (`BEGIN IMMEDIATE` on SQLite) and yields a
 `SqlTransaction` whose parts write on its one connection: `papers` (the paper write batch, which
-takes the change counter's lock on first use) and `jobs` (enqueue). Other stores join through
+takes the change counter's lock on first use), `jobs` (enqueue) and `accounts` (users,
+sessions, tokens, single-use links). Other stores join through
 `connection`: their functions take a SQLAlchemy `Connection` (the mail outbox's
 `storage/mail_outbox.py` does). Leaving the block commits; an exception rolls everything back.
 """
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from papercast.clock import Clock
+from papercast.storage.accounts import AccountRecords
 from papercast.storage.engine import write_transaction
 from papercast.storage.jobs import EnqueueHook, insert_job
 from papercast.storage.papers import PaperWriteBatch
@@ -46,6 +48,7 @@ class SqlTransaction:
         self.connection = connection
         self.now = now
         self.jobs = TransactionJobs(connection, now)
+        self.accounts = AccountRecords(connection)
         self._papers: PaperWriteBatch | None = None
 
     @property
