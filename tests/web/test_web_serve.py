@@ -70,23 +70,29 @@ def test_serve_on_a_port_in_use_says_so_in_one_line_and_exits_2(workers: str, ta
                       "(another server?); stop it or choose another --port\n")
 
 
-def test_serve_says_serving_on_once_it_answers_and_stops_with_status_0(tmp_path: Path) -> None:
-    process = _serve_process(tmp_path, "--port", "0", "--no-worker")
+@pytest.mark.parametrize(("workers", "stop"), [("1", signal.SIGINT), ("2", signal.SIGTERM)],
+                         ids=["one-process-ctrl-c", "two-processes-sigterm"])
+def test_serve_says_serving_on_once_it_answers_and_stops_with_status_0(workers: str, stop: signal.Signals,
+                                                                       tmp_path: Path) -> None:
+    process = _serve_process(tmp_path, "--port", "0", "--no-worker", "--workers", workers)
     try:
         assert process.stderr is not None
         line = process.stderr.readline()
+        while line and "serving on" not in line:  # log lines of the worker processes may come first
+            line = process.stderr.readline()
         assert line.startswith("papercast serving on http://127.0.0.1:"), line
         url = line.split()[3]
         # No retry: the moment it says so, it answers.
         with urllib.request.urlopen(f"{url}healthz", timeout=30) as response:
             assert response.status == 200
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
         _, rest = process.communicate(timeout=60)
     finally:
         process.kill()
         process.wait()
     assert process.returncode == 0
-    assert rest == "papercast stopped\n"
+    assert rest.endswith("papercast stopped\n")
+    assert "Traceback" not in rest
 
 
 @pytest.mark.parametrize(("host", "problem"), [
