@@ -13,7 +13,7 @@ import typer
 from papercast.cli.context import EXIT_PARTIAL, papercast_app
 from papercast.cli.progress import IngestProgress
 from papercast.domain.errors import InvalidInput, SourceError
-from papercast.domain.ingest import IngestReport, Rejection
+from papercast.domain.ingest import IngestReport, IngestStopped, Rejection
 from papercast.runtime import fewer_gc_passes
 from papercast.services.ingest import IngestService
 from papercast.sources.detect import FORMATS, open_source
@@ -32,7 +32,7 @@ def register(root: typer.Typer) -> None:
         """Ingest paper metadata files; re-running the same input changes nothing.
 
         Exit status: 0 when everything was stored, 1 when records were rejected or a file
-        could not be read, 2 when the command could not run.
+        could not be read (completely), 2 when the command could not run.
         """
         if fmt is not None and fmt not in FORMATS:
             raise typer.BadParameter(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}",
@@ -58,21 +58,21 @@ def register(root: typer.Typer) -> None:
 
 def ingest_files(service: IngestService, paths: list[Path], fmt: str | None,
                  show_progress: bool) -> tuple[IngestReport, list[dict[str, str]]]:
-    """Ingest each file in turn; a file that cannot be read is an error, the others go on."""
+    """Ingest each file in turn; a file that cannot be read is an error, the others go on.
+
+    A file whose reading fails part-way (a truncated gzip) is an error too, and what was
+    stored from it before is counted in the report.
+    """
     total = IngestReport()
     errors: list[dict[str, str]] = []
     for path in paths:
         try:
-            source = open_source(path, fmt)
-            with (IngestProgress(path.name, enabled=show_progress and sys.stderr.isatty()) as progress,
-                  fewer_gc_passes() as between_batches):
-
-                def after_batch(report: IngestReport) -> None:
-                    progress.update(report)
-                    between_batches()
-
-                report = service.ingest_source(source, on_batch=after_batch)
+            report = _ingest_file(service, path, fmt, show_progress)
         except (SourceError, InvalidInput, OSError) as error:
+            if isinstance(error, IngestStopped):
+                report = error.report
+                report.rejections = [_located(r, path) for r in report.rejections]
+                total.add(report)
             message = getattr(error, "strerror", None) or str(error)
             errors.append({"path": str(path), "error": message,
                            "code": getattr(error, "code", None) or type(error).__name__})
@@ -80,6 +80,18 @@ def ingest_files(service: IngestService, paths: list[Path], fmt: str | None,
         report.rejections = [_located(r, path) for r in report.rejections]
         total.add(report)
     return total, errors
+
+
+def _ingest_file(service: IngestService, path: Path, fmt: str | None, show_progress: bool) -> IngestReport:
+    source = open_source(path, fmt)
+    with (IngestProgress(path.name, enabled=show_progress and sys.stderr.isatty()) as progress,
+          fewer_gc_passes() as between_batches):
+
+        def after_batch(report: IngestReport) -> None:
+            progress.update(report)
+            between_batches()
+
+        return service.ingest_source(source, on_batch=after_batch)
 
 
 def _located(rejection: Rejection, path: Path) -> Rejection:

@@ -22,12 +22,11 @@ import pickle
 import signal
 import traceback
 from collections.abc import Generator
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from papercast.domain.errors import SourceError
-from papercast.domain.ingest import ValidatedBatch, validate_items
+from papercast.domain.ingest import ValidatedBatch, read_batches, validate_items
 from papercast.ports import PaperSource
 from papercast.runtime import fewer_gc_passes
 
@@ -98,8 +97,8 @@ def produce(source: PaperSource, batch_size: int, channel: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with fewer_gc_passes() as between_batches:
-            iterator = iter(source.items())
-            while chunk := list(islice(iterator, batch_size)):
+            # When reading fails part-way, the items read before come as a last batch first.
+            for chunk in read_batches(source.items(), batch_size):
                 channel.send(("batch", validate_items(chunk, source.name)))
                 between_batches()
     except BaseException as error:  # noqa: BLE001 - handed to the writer, which raises it
