@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
+from types import FrameType
 
 import typer
 
@@ -32,12 +37,13 @@ def register(root: typer.Typer) -> None:
         """Ingest paper metadata files; re-running the same input changes nothing.
 
         Exit status: 0 when everything was stored, 1 when records were rejected or a file
-        could not be read (completely), 2 when the command could not run.
+        could not be read (completely), 2 when the command could not run, 130 when interrupted
+        (Ctrl-C, SIGINT or SIGTERM; every batch committed before is kept).
         """
         if fmt is not None and fmt not in FORMATS:
             raise typer.BadParameter(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}",
                                      param_hint="--format")
-        with papercast_app() as papercast:
+        with papercast_app() as papercast, terminate_as_interrupt():
             report, errors = ingest_files(papercast.ingest, paths, fmt, show_progress=not as_json)
         print_report(report, errors, as_json)
         if report.rejected or errors:
@@ -54,6 +60,24 @@ def register(root: typer.Typer) -> None:
             path = Path(str(files("papercast") / "data" / DEMO_CORPUS))
             report, errors = ingest_files(papercast.ingest, [path], "jsonl", show_progress=False)
         print_report(report, errors, as_json=False)
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a service manager stopping, `timeout`, `kill`) ends ingest as Ctrl-C does: the
+    batch being written rolls back, the read-ahead process is stopped, one line says so."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals (and only it receives them)
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def ingest_files(service: IngestService, paths: list[Path], fmt: str | None,
