@@ -37,8 +37,7 @@ class ApiPage:
 
 def parse_api_feed(data: bytes, *, origin: str = "input") -> ApiPage:
     """Parse one API response. An arXiv error entry raises `SourceError(code="arxiv-api-error")`."""
-    feed = ApiFeedReader(io.BytesIO(data), origin)
-    return feed.page(list(feed.items()))
+    return ApiFeedReader(io.BytesIO(data), origin).page()
 
 
 class ApiFeedReader:
@@ -64,12 +63,13 @@ class ApiFeedReader:
         if lone_error is not None:
             raise _error_from(lone_error)
 
-    def page(self, items: list[SourceItem]) -> ApiPage:
-        """The page of `items` (what `items()` gave), with the feed's paging numbers."""
+    def page(self) -> ApiPage:
+        """All the entries, with the feed's paging numbers."""
+        items = list(self.items())
         root = self._entries.root
 
         def number(tag: str) -> int | None:
-            return int_or_none(root.findtext(f"{_OPENSEARCH}{tag}")) if root is not None else None
+            return int_or_none(root.findtext(f"{_OPENSEARCH}{tag}"))
 
         return ApiPage(items, number("totalResults"), number("startIndex"), number("itemsPerPage"))
 

@@ -61,8 +61,7 @@ class OaiPage:
 
 def parse_oai_response(data: bytes, *, origin: str = "input") -> OaiPage:
     """Parse one response. An `<error code=...>` raises `SourceError` carrying that code."""
-    response = OaiResponseReader(io.BytesIO(data), origin)
-    return response.page(list(response.items()))
+    return OaiResponseReader(io.BytesIO(data), origin).page()
 
 
 class OaiResponseReader:
@@ -80,15 +79,13 @@ class OaiResponseReader:
     def items(self) -> Iterator[SourceItem]:
         for index, record in enumerate(self._records, start=1):
             yield _record_item(record, index)
-        root = self._records.root
-        if root is not None:
-            _raise_for_errors(root)
-            _records_container(root, self._origin)
+        _raise_for_errors(self._records.root)
+        _records_container(self._records.root, self._origin)
 
-    def page(self, items: list[SourceItem]) -> OaiPage:
-        """The page of `items` (what `items()` gave), with its resumption token."""
+    def page(self) -> OaiPage:
+        """All the records, with where the list continues."""
+        items = list(self.items())
         root = self._records.root
-        assert root is not None, "page() follows items()"
         container = _records_container(root, self._origin)
         token = container.find(f"{_OAI}resumptionToken")
         attributes = token.attrib if token is not None else {}

@@ -39,7 +39,7 @@ def read_rss(stream: BinaryIO, origin: str) -> Iterator[SourceItem]:
                          record_depth=3)
     for index, item in enumerate(items, start=1):
         yield _item(item, index)
-    if items.root is not None and items.root.find("channel") is None:
+    if items.root.find("channel") is None:
         raise SourceError(f"{origin} is not {KIND}: <rss> has no <channel>", code="wrong-format")
 
 

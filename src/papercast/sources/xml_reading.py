@@ -46,7 +46,14 @@ class RecordStream:
         self._root_tags = root_tags
         self._record_tag = record_tag
         self._record_depth = record_depth
-        self.root: Element | None = None
+        self._root: Element | None = None
+
+    @property
+    def root(self) -> Element:
+        """The document without its records; read the records first."""
+        if self._root is None:
+            raise RuntimeError("the records of this document have not been read yet")
+        return self._root
 
     def __iter__(self) -> Iterator[Element]:
         open_elements: list[Element] = []
@@ -55,7 +62,7 @@ class RecordStream:
                 if event == "start":
                     if not open_elements:
                         require_root(element, self._root_tags, origin=self._origin, kind=self._kind)
-                        self.root = element
+                        self._root = element
                     open_elements.append(element)
                     continue
                 open_elements.pop()
