@@ -47,23 +47,29 @@ def _gzip_with_whitespace(path: Path, before: str, after: str, space: bytes = b"
     return path
 
 
+# Runs one command and prints its exit status and peak RSS (KB). A small process of its own starts
+# it: Linux keeps a process's high-water mark across exec, so a child forked from a large test
+# process would report at least that process's size.
+_MEASURE = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def _run_measured(args: list[str], env: dict[str, str], timeout: float = 120) -> tuple[int, str, float]:
-    """Exit status, stderr and peak RSS (MB) of one `papercast` run (its own, not this process's)."""
-    process = subprocess.Popen([str(PAPERCAST), *args], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            pytest.fail(f"papercast {' '.join(args)} still ran after {timeout} s")
-        time.sleep(0.05)
-    stderr = process.stderr.read().decode() if process.stderr else ""
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, stderr, usage.ru_maxrss / 1024
+    """Exit status, stderr and peak RSS (MB) of one `papercast` run."""
+    process = subprocess.Popen([sys.executable, "-c", _MEASURE, str(PAPERCAST), *args], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail(f"papercast {' '.join(args)} still ran after {timeout} s")
+    code, peak_kb = map(int, out.split())
+    return code, err.decode(), peak_kb / 1024
 
 
 LAYOUTS = {
