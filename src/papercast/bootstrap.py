@@ -177,7 +177,7 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
     revision is refused (`SchemaOutOfDate`) so nobody migrates production by accident.
     """
     clock = clock or SystemClock()
-    engine = create_database_engine(settings.resolved_database_url)
+    engine = database_engine(settings)
     if prepare_schema:
         ensure_schema(engine)
     papers = SqlPaperRepository(engine, clock)
@@ -200,6 +200,15 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
         harvest=HarvestService(ingest, cursors),
         listings=ListingService(SqlListingQueries(engine)),
     )
+
+
+def database_engine(settings: Settings) -> Engine:
+    """The settings' database, opened: an explicit URL as given; the default SQLite file with
+    the data directory created when missing (a fresh clone's `make run` relies on that)."""
+    if settings.database_url:
+        return create_database_engine(settings.database_url)
+    return create_database_engine(settings.resolved_database_url, setting="PAPERCAST_DATA_DIR",
+                                  create_directory=True)
 
 
 def ensure_schema(engine: Engine) -> None:

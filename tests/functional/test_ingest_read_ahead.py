@@ -60,8 +60,10 @@ def test_read_ahead_stores_what_a_serial_ingest_stores(database_url: str, tmp_pa
         assert any("ingest.read_ahead " in r.getMessage() for r in caplog.records), "no read-ahead process"
         assert report.as_dict() == serial.as_dict()
         assert (report.new, report.rejected) == (1130, 3)
-        assert [r.location for r in report.rejections] == [
-            "line 151", "record '2102.99998'", "record 'not an id'"]
+        # Rejections found when validating name the line too, and the record's id.
+        assert [r.location for r in report.rejections] == ["line 151", "line 401", "line 701"]
+        assert report.rejections[1].reason == "2102.99998: title: missing title"
+        assert report.rejections[2].reason.startswith("not an id: ")
         stored = _catalog(app)
         assert stored == _catalog(serial_app)  # change sequences included: the same order of writes
         assert [v.number for v in stored["1810.04805"].versions] == [1, 2]

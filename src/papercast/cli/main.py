@@ -16,10 +16,11 @@ from papercast.cli import papers as paper_commands
 from papercast.cli import search as search_commands
 from papercast.cli import serve as serve_commands
 from papercast.cli import worker as worker_commands
-from papercast.cli.context import configure_logging, guarded, load_settings
+from papercast.cli.context import PapercastGroup, configure_logging, guarded, load_settings
 
 app = typer.Typer(
     name="papercast",
+    cls=PapercastGroup,
     help="papercast: ingest, search and follow research papers on your own machine.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

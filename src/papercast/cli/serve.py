@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from papercast.bootstrap import Papercast, build
-from papercast.cli.context import load_settings, user_errors
+from papercast.cli.context import fail, load_settings
 from papercast.domain.errors import PapercastError
 from papercast.settings import Settings
 from papercast.worker.background import background_worker
@@ -56,25 +57,65 @@ def register(root: typer.Typer) -> None:
                                             "in this process."),
         workers: int = typer.Option(1, min=1, max=64, help="uvicorn worker processes."),
     ) -> None:
-        """Serve the web pages, the JSON API (/api/v1) and Atom feeds."""
-        import uvicorn
+        """Serve the web pages, the JSON API (/api/v1) and Atom feeds.
+
+        Says "papercast serving on URL" once it accepts connections. Exit status: 0 after a stop
+        by Ctrl-C or SIGTERM, 2 when it cannot start (settings, database, schema, an address it
+        cannot listen on).
+        """
+        from papercast.cli.listen import bind
 
         settings = load_settings()
-        with user_errors():
-            papercast = build(settings)  # refuses an out-of-date schema (SchemaOutOfDate)
-        options = _uvicorn_options(settings, host, port)
-        if workers > 1:
-            papercast.close()
-            os.environ[NO_WORKER_VARIABLE] = "1" if no_worker else ""  # read by each worker process
-            uvicorn.run("papercast.cli.serve:app_from_environment", factory=True, workers=workers, **options)
-            return
-        typer.echo(f"papercast serving on http://{host}:{port}/ (Ctrl-C stops)", err=True)
+        papercast = build(settings)  # refuses an out-of-date schema (SchemaOutOfDate)
         try:
-            with user_errors():  # a worker task module that does not load, say
-                app = web_app(papercast, follow=not no_worker)
-            uvicorn.run(app, **options)
+            sockets = bind(host, port)  # before anything starts to serve: a taken port is one line
+            options = _uvicorn_options(settings, host, port)
+            if workers > 1:
+                papercast.close()
+                os.environ[NO_WORKER_VARIABLE] = "1" if no_worker else ""  # read by each worker process
+                _serve_workers(sockets, options, workers)
+            else:
+                _serve_one(web_app(papercast, follow=not no_worker), sockets, options)
         finally:
             papercast.close()
+        typer.echo("papercast stopped", err=True)
+
+
+def _serve_one(app: Any, sockets: list[socket.socket], options: dict[str, Any]) -> None:
+    """Serve `app` in this process until Ctrl-C or SIGTERM; exit status 2 when it cannot start."""
+    import uvicorn
+
+    from papercast.cli.listen import AnnouncingServer
+
+    server = AnnouncingServer(uvicorn.Config(app, **options), on_listening=lambda: _say_serving(sockets))
+    try:
+        server.run(sockets=sockets)
+    except SystemExit:
+        if server.started:
+            raise
+        # uvicorn exits when the app's start-up fails; it has logged why.
+        fail("the web server could not start (see the messages above)")
+
+
+def _serve_workers(sockets: list[socket.socket], options: dict[str, Any], workers: int) -> None:
+    """`--workers N`: N uvicorn processes on the sockets bound here, each building its own app."""
+    import uvicorn
+
+    from papercast.cli.listen import AnnouncingMultiprocess
+
+    config = uvicorn.Config("papercast.cli.serve:app_from_environment", factory=True, workers=workers,
+                            **options)
+    supervisor = AnnouncingMultiprocess(
+        config, sockets, on_listening=lambda: _say_serving(sockets, f" with {workers} processes"))
+    supervisor.run()
+    if not supervisor.announced:
+        fail("the web server processes could not start (see the messages above)")
+
+
+def _say_serving(sockets: list[socket.socket], detail: str = "") -> None:
+    from papercast.cli.listen import address_of
+
+    typer.echo(f"papercast serving on {address_of(sockets)}{detail} (Ctrl-C stops)", err=True)
 
 
 def web_app(papercast: Papercast, *, follow: bool) -> Any:

@@ -52,3 +52,7 @@ class SourceError(PapercastError):
 
 class SchemaOutOfDate(PapercastError):
     """The database schema is older than this code; the message says what to run."""
+
+
+class DatabaseUnavailable(PapercastError):
+    """The configured database cannot be opened or reached; the message says what to check."""

