@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -14,12 +16,16 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from papercast.clock import Clock, SystemClock
+from papercast.domain.trending import TrendingParameters
+from papercast.domain.votes import VoteLimits
 from papercast.ports import Embedder, Mailer
 from papercast.services.catalog import CatalogService
 from papercast.services.embedding import EmbeddingService
 from papercast.services.harvest import HarvestService
 from papercast.services.ingest import IngestService
 from papercast.services.listings import ListingService
+from papercast.services.trending import TrendingService
+from papercast.services.votes import VoteService
 from papercast.settings import Settings
 from papercast.sources.http import HttpPolicy, PoliteHttpClient
 from papercast.sources.read_ahead import ProcessReadAhead
@@ -29,6 +35,7 @@ from papercast.storage.engine import create_database_engine
 from papercast.storage.jobs import SqlJobStore
 from papercast.storage.listings import SqlListingQueries
 from papercast.storage.papers import SqlPaperRepository
+from papercast.storage.popularity import SqlPopularityQueries
 from papercast.storage.unit_of_work import SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -40,6 +47,8 @@ if TYPE_CHECKING:
     from papercast.storage.outbox import SqlMailOutbox
 
 log = logging.getLogger("papercast.bootstrap")
+
+ADDRESS_KEY_NAME = "vote-address-hash"  # keys the hashes of client addresses in `vote_actions`
 
 
 @dataclass
@@ -59,6 +68,8 @@ class Papercast:
     ingest: IngestService
     harvest: HarvestService
     listings: ListingService
+    trending: TrendingService
+    _votes: VoteService | None = field(default=None, init=False, repr=False)
     _embedder: Embedder | None = field(default=None, init=False, repr=False)
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _follower: IndexFollower | None = field(default=None, init=False, repr=False)
@@ -72,6 +83,13 @@ class Papercast:
             timeout=s.harvest_timeout, max_response_bytes=s.harvest_max_response_bytes,
             user_agent=s.user_agent,
         ), self.clock)
+
+    def votes(self) -> VoteService:
+        """Upvotes, saves and libraries; built on first use (it reads the install's address key)."""
+        with self._embedder_lock:
+            if self._votes is None:
+                self._votes = build_votes(self)
+            return self._votes
 
     def embedding_store(self) -> SqlEmbeddingStore:
         # Imported here: numpy (and any encoder) loads only in processes that use embeddings.
@@ -180,10 +198,11 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
     engine = database_engine(settings)
     if prepare_schema:
         ensure_schema(engine)
-    papers = SqlPaperRepository(engine, clock)
+    trending = trending_parameters(settings)
+    papers = SqlPaperRepository(engine, clock, trending)
     cursors = SqlCursorStore(engine, clock)
     job_enqueued = threading.Event()
-    units = SqlUnitOfWork(engine, clock, on_enqueue=job_enqueued.set)
+    units = SqlUnitOfWork(engine, clock, on_enqueue=job_enqueued.set, trending=trending)
     ingest = IngestService(units, batch_size=settings.ingest_batch_size,
                            read_ahead=ProcessReadAhead(settings.ingest_read_ahead_mb * 2**20))
     return Papercast(
@@ -199,7 +218,39 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
         ingest=ingest,
         harvest=HarvestService(ingest, cursors),
         listings=ListingService(SqlListingQueries(engine)),
+        trending=TrendingService(SqlPopularityQueries(engine, monotonic=clock.monotonic), units, clock,
+                                 trending),
     )
+
+
+def trending_parameters(settings: Settings) -> TrendingParameters:
+    return TrendingParameters(
+        upvote_weight=settings.trending_upvote_weight, save_weight=settings.trending_save_weight,
+        external_weight=settings.trending_external_weight, tau_seconds=settings.trending_tau_hours * 3600)
+
+
+def build_votes(papercast: Papercast) -> VoteService:
+    """The vote service, with per-address limits counted by a keyed hash of the address: the key
+    is the install's own (in the database, shared by every process; read at the first vote), so
+    the hashes cannot be reversed by hashing every IPv4 address."""
+    from papercast.storage.instance_keys import load_or_create_key
+    from papercast.storage.votes import SqlVoteStore
+
+    s = papercast.settings
+    limits = VoteLimits(per_account_per_minute=s.votes_per_account_per_minute,
+                        per_account_per_day=s.votes_per_account_per_day,
+                        per_address_per_minute=s.votes_per_address_per_minute,
+                        per_address_per_day=s.votes_per_address_per_day)
+    keys: list[bytes] = []
+
+    def hash_address(group: str) -> str:
+        if not keys:
+            keys.append(load_or_create_key(papercast.engine, ADDRESS_KEY_NAME, lambda: secrets.token_hex(32),
+                                           papercast.clock.now()).encode("utf-8"))
+        return hmac.new(keys[0], group.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    store = SqlVoteStore(papercast.engine, papercast.trending.parameters)
+    return VoteService(papercast.units, store, papercast.papers, papercast.clock, limits, hash_address)
 
 
 def database_engine(settings: Settings) -> Engine:

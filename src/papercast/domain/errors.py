@@ -37,6 +37,14 @@ class Conflict(PapercastError):
     """The request contradicts what is stored."""
 
 
+class NotSignedIn(PapercastError):
+    """The request needs a signed-in reader (a session or an API token) and has none."""
+
+
+class NotAllowed(PapercastError):
+    """The reader is known but may not do this (a read-only token writing, a disabled account)."""
+
+
 class SourceError(PapercastError):
     """A source answered with an error (an arXiv error entry, an OAI-PMH error code, HTTP failure)."""
 
@@ -56,3 +64,11 @@ class SchemaOutOfDate(PapercastError):
 
 class DatabaseUnavailable(PapercastError):
     """The configured database cannot be opened or reached; the message says what to check."""
+
+
+class TooManyRequests(PapercastError):
+    """A rate limit refused the request; `retry_after` is how many seconds until it would not."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)

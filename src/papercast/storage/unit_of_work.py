@@ -3,8 +3,9 @@ causes commit together or not at all.
 
 `SqlUnitOfWork.begin()` opens a write transaction (`BEGIN IMMEDIATE` on SQLite) and yields a
 `SqlTransaction` whose parts write on its one connection: `papers` (the paper write batch, which
-takes the change counter's lock on first use), `jobs` (enqueue) and `accounts` (users,
-sessions, tokens, single-use links). Other stores join through
+takes the change counter's lock on first use), `jobs` (enqueue), `accounts` (users,
+sessions, tokens, single-use links) and `votes` (upvotes, saves and the popularity they make).
+Other stores join through
 `connection`: their functions take a SQLAlchemy `Connection` (the mail outbox's
 `storage/mail_outbox.py` does). Leaving the block commits; an exception rolls everything back.
 """
@@ -19,10 +20,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from papercast.clock import Clock
+from papercast.domain.trending import TrendingParameters
 from papercast.storage.accounts import AccountRecords
 from papercast.storage.engine import write_transaction
 from papercast.storage.jobs import EnqueueHook, insert_job
 from papercast.storage.papers import PaperWriteBatch
+from papercast.storage.votes import VoteRecords
 
 
 class TransactionJobs:
@@ -44,11 +47,14 @@ class TransactionJobs:
 class SqlTransaction:
     """The parts of one unit of work, all on `connection`; `now` is its one write time."""
 
-    def __init__(self, connection: Connection, now: datetime) -> None:
+    def __init__(self, connection: Connection, now: datetime,
+                 trending: TrendingParameters | None = None) -> None:
         self.connection = connection
         self.now = now
         self.jobs = TransactionJobs(connection, now)
         self.accounts = AccountRecords(connection)
+        self._trending = trending or TrendingParameters()
+        self.votes = VoteRecords(connection, self._trending)
         self._papers: PaperWriteBatch | None = None
 
     @property
@@ -56,22 +62,24 @@ class SqlTransaction:
         """Paper reads and writes. The first use locks the paper change counter: use it before
         enqueueing, so that paper writers always take their locks in the same order."""
         if self._papers is None:
-            self._papers = PaperWriteBatch.begin(self.connection, self.now)
+            self._papers = PaperWriteBatch.begin(self.connection, self.now, self._trending)
         return self._papers
 
 
 class SqlUnitOfWork:
     """Opens units of work on one database (the `UnitOfWork` port)."""
 
-    def __init__(self, engine: Engine, clock: Clock, on_enqueue: EnqueueHook | None = None) -> None:
+    def __init__(self, engine: Engine, clock: Clock, on_enqueue: EnqueueHook | None = None,
+                 trending: TrendingParameters | None = None) -> None:
         self._engine = engine
         self._clock = clock
         self._on_enqueue = on_enqueue
+        self._trending = trending
 
     @contextmanager
     def begin(self) -> Iterator[SqlTransaction]:
         with write_transaction(self._engine) as connection:
-            transaction = SqlTransaction(connection, self._clock.now())
+            transaction = SqlTransaction(connection, self._clock.now(), self._trending)
             yield transaction
         # After the commit: a worker woken earlier would not see the jobs yet.
         if transaction.jobs.enqueued and self._on_enqueue is not None:
