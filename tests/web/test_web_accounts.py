@@ -4,6 +4,7 @@ caching. The mail is sent through the memory mailer and the link read out of it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -327,3 +328,62 @@ def test_the_api_allows_no_credentialed_cross_origin_writes(client: TestClient) 
     assert "authorization" not in preflight.headers.get("access-control-allow-headers", "").lower()
     assert "access-control-allow-credentials" not in preflight.headers
     assert "access-control-allow-credentials" not in client.get("/api/v1/papers").headers
+
+
+def _token(client: TestClient, scope: str, name: str = "script") -> str:
+    """Create an API token on the settings page; its text, read off the page that answers."""
+    settings = client.get("/settings")
+    created = client.post("/settings/tokens", data={"name": name, "scope": scope,
+                                                    "csrf_token": csrf_in(settings.text)})
+    assert created.status_code == 200 and created.headers["cache-control"] == "private, no-store"
+    found = re.search(r'<code class="token" id="new-token">(pct_[A-Za-z0-9_-]+)</code>', created.text)
+    assert found, created.text
+    return found.group(1)
+
+
+def test_api_tokens_are_shown_once_and_carry_their_scope(client: TestClient, site: Papercast,
+                                                         mailer: MemoryMailer) -> None:
+    sign_in(client, site, mailer, ANN)
+    read, write = _token(client, "read", "reader"), _token(client, "write", "voter")
+    settings = client.get("/settings").text
+    assert read not in settings and write not in settings and read[:10] in settings  # the prefix only
+    script = browser(client)
+    script.cookies.clear()
+    me = script.get("/api/v1/me", headers={"Authorization": f"Bearer {read}"})
+    assert me.json() | {"id": 0} == {"id": 0, "email": ANN, "is_admin": False, "via": "token",
+                                      "scope": "read"}
+    assert me.headers["cache-control"] == "private, no-store"
+    listed = script.get("/api/v1/me/tokens", headers={"Authorization": f"Bearer {read}"}).json()["tokens"]
+    voter_id = next(token["id"] for token in listed if token["name"] == "voter")
+    refused = script.delete(f"/api/v1/me/tokens/{voter_id}", headers={"Authorization": f"Bearer {read}"})
+    assert refused.status_code == 403 and "read" in refused.json()["detail"]
+    # A Bearer token is no ambient credential: a write with it needs no CSRF token.
+    revoked = script.delete(f"/api/v1/me/tokens/{voter_id}", headers={"Authorization": f"Bearer {write}"})
+    assert revoked.status_code == 204
+    for path in ("/api/v1/me", "/api/v1/papers"):
+        gone = script.get(path, headers={"Authorization": f"Bearer {write}"})
+        assert gone.status_code == 401 and gone.headers["www-authenticate"].startswith("Bearer"), path
+    assert script.get("/api/v1/me", headers={"Authorization": "Bearer pct_made-up"}).status_code == 401
+
+
+def test_a_cookie_authorised_api_write_needs_the_csrf_header(client: TestClient, site: Papercast,
+                                                             mailer: MemoryMailer) -> None:
+    sign_in(client, site, mailer, ANN)
+    _token(client, "read")
+    [token] = client.get("/api/v1/me/tokens").json()["tokens"]
+    assert client.delete(f"/api/v1/me/tokens/{token['id']}").status_code == 403
+    page = client.get("/")
+    meta = re.search(r'<meta name="csrf-token" content="([0-9a-f]+)">', page.text)
+    assert meta is not None
+    done = client.delete(f"/api/v1/me/tokens/{token['id']}", headers={"X-CSRF-Token": meta.group(1)})
+    assert done.status_code == 204 and client.get("/api/v1/me/tokens").json()["tokens"] == []
+
+
+def test_a_disabled_accounts_tokens_stop_working(client: TestClient, site: Papercast,
+                                                 mailer: MemoryMailer) -> None:
+    sign_in(client, site, mailer, ANN)
+    token = _token(client, "write")
+    site.accounts().set_state(ANN, UserState.DISABLED)
+    assert browser(client).get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    site.accounts().set_state(ANN, UserState.ACTIVE)
+    assert browser(client).get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
