@@ -387,3 +387,21 @@ def test_a_disabled_accounts_tokens_stop_working(client: TestClient, site: Paper
     assert browser(client).get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     site.accounts().set_state(ANN, UserState.ACTIVE)
     assert browser(client).get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_last_seen_is_written_at_most_every_five_minutes(client: TestClient, site: Papercast,
+                                                         mailer: MemoryMailer, clock: ManualClock) -> None:
+    sign_in(client, site, mailer, ANN)
+    user_id = client.get("/api/v1/me").json()["id"]
+    signed_in_at = clock.now()
+
+    def last_seen() -> object:
+        [session] = site.accounts().sessions(user_id)
+        return session.last_seen_at
+
+    clock.advance(240)
+    client.get("/api/v1/me")
+    assert last_seen() == signed_in_at  # four minutes: no write
+    clock.advance(61)
+    client.get("/api/v1/me")
+    assert last_seen() == clock.now()
