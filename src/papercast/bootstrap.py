@@ -39,8 +39,10 @@ from papercast.storage.popularity import SqlPopularityQueries
 from papercast.storage.unit_of_work import SqlUnitOfWork
 
 if TYPE_CHECKING:
+    from papercast.domain.tokens import TokenSigner
     from papercast.index.follower import IndexFollower
     from papercast.mail.queue import TemplatedMailQueue
+    from papercast.services.accounts import AccountService
     from papercast.services.mail import OutboxSender
     from papercast.services.search import SearchService, SearchTuning
     from papercast.storage.embeddings import SqlEmbeddingStore
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("papercast.bootstrap")
 
 ADDRESS_KEY_NAME = "vote-address-hash"  # keys the hashes of client addresses in `vote_actions`
+SIGNING_KEY_NAME = "token-signing"  # the install's own key, in `instance_keys`
 
 
 @dataclass
@@ -73,6 +76,9 @@ class Papercast:
     _embedder: Embedder | None = field(default=None, init=False, repr=False)
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _follower: IndexFollower | None = field(default=None, init=False, repr=False)
+    _signer: TokenSigner | None = field(default=None, init=False, repr=False)
+    _accounts: AccountService | None = field(default=None, init=False, repr=False)
+    _accounts_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def http_client(self) -> PoliteHttpClient:
         """A polite HTTP client for harvests, spaced and retried as the settings say."""
@@ -150,12 +156,13 @@ class Papercast:
         return SqlMailOutbox(self.engine)
 
     def mail_queue(self) -> TemplatedMailQueue:
-        """Queues templated mail in a caller's transaction; From and base URL from the settings."""
+        """Queues templated mail in a caller's transaction; From and base URL from the settings
+        (links in mail point at PAPERCAST_BASE_URL, or at `papercast serve`'s default address)."""
         from papercast.mail.queue import TemplatedMailQueue
         from papercast.mail.render import MailRenderer
 
         s = self.settings
-        return TemplatedMailQueue(self.engine, MailRenderer(s.base_url), self.clock,
+        return TemplatedMailQueue(self.engine, MailRenderer(s.public_base_url), self.clock,
                                   mail_from=s.mail_from, base_url=s.base_url)
 
     def mailer(self) -> Mailer:
@@ -181,6 +188,43 @@ class Papercast:
         owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         return OutboxSender(self.mail_outbox(), mailer or self.mailer(), self.clock, policy, owner=owner,
                             lease=timedelta(seconds=s.mail_lease_seconds))
+
+    def signer(self) -> TokenSigner:
+        """Signs links and CSRF tokens: PAPERCAST_SECRET_KEY, or the install's own key from the
+        database (made by the first process that needs it); old keys still verify."""
+        with self._accounts_lock:
+            if self._signer is None:
+                self._signer = self._load_signer()
+            return self._signer
+
+    def _load_signer(self) -> TokenSigner:
+        from papercast.domain.tokens import TokenSigner, new_secret
+        from papercast.storage.instance_keys import load_or_create_key
+
+        s = self.settings
+        key = s.secret_key or load_or_create_key(self.engine, SIGNING_KEY_NAME, lambda: new_secret(48),
+                                                 self.clock.now())
+        old = [item.strip() for item in s.old_secret_keys.split(",") if item.strip()]
+        return TokenSigner([key, *old])
+
+    def accounts(self) -> AccountService:
+        """Readers' accounts: sign-in, sessions, API tokens; built on first use (it needs the key)."""
+        signer = self.signer()
+        with self._accounts_lock:
+            if self._accounts is None:
+                from papercast.domain.accounts import SignInPolicy
+                from papercast.services.accounts import AccountService
+                from papercast.storage.accounts import SqlAccountStore
+
+                s = self.settings
+                policy = SignInPolicy(
+                    link_max_age=timedelta(minutes=max(1, s.sign_in_link_minutes)),
+                    session_lifetime=timedelta(days=max(1, s.session_days)),
+                    per_address_per_hour=max(0, s.sign_in_per_address_per_hour),
+                    per_ip_per_hour=max(0, s.sign_in_per_ip_per_hour), open_sign_up=s.open_sign_up)
+                self._accounts = AccountService(self.units, SqlAccountStore(self.engine), self.mail_queue(),
+                                                signer, self.clock, policy)
+            return self._accounts
 
     def close(self) -> None:
         if self._follower is not None:

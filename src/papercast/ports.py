@@ -266,3 +266,7 @@ class MailQueue(Protocol):
     so the message commits with the change that causes it, or not at all."""
 
     def enqueue(self, connection: Any, request: MailRequest) -> QueuedMail | None: ...
+
+    def forget_recipient(self, connection: Any, address: str) -> int:
+        """Delete every message to `address` (sent or not), in the caller's transaction; how many."""
+        ...

@@ -184,6 +184,17 @@ def _one_line(value: str) -> str | None:
     return "must be text on one line without control characters"
 
 
+def _secret_key(value: str) -> str | None:
+    if not value or len(value) >= 32:
+        return None
+    return "must be empty or at least 32 characters long"
+
+
+def _old_secret_keys(value: str) -> str | None:
+    short = [key for key in (item.strip() for item in value.split(",")) if key and len(key) < 32]
+    return "must hold keys of at least 32 characters each" if short else None
+
+
 def _mailbox(value: str) -> str | None:
     from email.headerregistry import Address
     from email.utils import parseaddr
@@ -375,6 +386,31 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "to be sent again after this. One delivery is up to about ten socket operations, each "
                 "up to PAPERCAST_SMTP_TIMEOUT: keep this above ten times that timeout.",
                 minimum=1),
+    SettingSpec("secret_key", str, "",
+                "Key (at least 32 characters) that signs sign-in links and CSRF tokens. Empty: papercast "
+                "makes one at first use and keeps it in the database, where every process of the install "
+                "finds it. To change it without breaking links already mailed, move the old key to "
+                "PAPERCAST_OLD_SECRET_KEYS.", secret=True,
+                rule=Rule("empty, or at least 32 characters", _secret_key)),
+    SettingSpec("old_secret_keys", str, "",
+                "Comma-separated keys that were PAPERCAST_SECRET_KEY before: what they signed still "
+                "verifies; new tokens are signed with PAPERCAST_SECRET_KEY.", secret=True,
+                rule=Rule("empty, or comma-separated keys of at least 32 characters", _old_secret_keys)),
+    SettingSpec("sign_in_link_minutes", int, 30,
+                "Minutes a mailed sign-in link (or one from `papercast users login-link`) works; it "
+                "works once.", minimum=1),
+    SettingSpec("session_days", int, 30,
+                "Days a sign-in lasts on one browser; then the reader signs in again.", minimum=1),
+    SettingSpec("sign_in_per_address_per_hour", int, 3,
+                "Sign-in mails one address may be sent in an hour; more requests are answered as usual "
+                "but send nothing (and are logged). 0: no limit.", minimum=0),
+    SettingSpec("sign_in_per_ip_per_hour", int, 10,
+                "Sign-in mails requests from one IP address may cause in an hour, whatever the addresses; "
+                "more are answered as usual but send nothing (and are logged). 0: no limit.", minimum=0),
+    SettingSpec("open_sign_up", bool, True,
+                "Whether any address may sign in (its account is made at its first sign-in). Off: only "
+                "addresses added with `papercast users add` can; the form answers every address alike.",
+                rule=Rule("true or false", lambda _value: None)),
 )
 
 _SPECS = {spec.name: spec for spec in SETTINGS}
@@ -437,6 +473,13 @@ class Settings:
     mail_retry_initial: float
     mail_retry_max: float
     mail_lease_seconds: float
+    secret_key: str
+    old_secret_keys: str
+    sign_in_link_minutes: int
+    session_days: int
+    sign_in_per_address_per_hour: int
+    sign_in_per_ip_per_hour: int
+    open_sign_up: bool
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, config_file: Path | None = None,

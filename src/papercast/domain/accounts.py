@@ -110,8 +110,8 @@ class SignInPolicy:
 
     link_max_age: timedelta = timedelta(minutes=30)
     session_lifetime: timedelta = timedelta(days=30)
-    per_address_per_hour: int = 3
-    per_ip_per_hour: int = 10
+    per_address_per_hour: int = 3  # 0: no limit
+    per_ip_per_hour: int = 10  # 0: no limit
     open_sign_up: bool = True  # unknown addresses get an account at their first sign-in
 
 

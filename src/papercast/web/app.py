@@ -2,7 +2,8 @@
 metrics over the services of one `Papercast`, behind the middleware every response passes.
 
 Middleware, outermost first: metrics → security headers → CORS (API and feeds) → error
-boundary (a logged 500, never a trace) → HEAD as GET → rate limit → response cache → routes.
+boundary (a logged 500, never a trace) → HEAD as GET → rate limit → reader (session cookie or
+Bearer token) → CSRF → response cache → routes.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from papercast import __version__
+from papercast.web.api import accounts as api_accounts
 from papercast.web.api import docs as api_docs
 from papercast.web.api import routes as api_routes
 from papercast.web.api import schemas
 from papercast.web.context import WebConfig, WebContext
 from papercast.web.cors import ReadOnlyCorsMiddleware
+from papercast.web.csrf import CsrfMiddleware
 from papercast.web.errors import ErrorBoundaryMiddleware, install_error_handlers
 from papercast.web.feeds import routes as feed_routes
 from papercast.web.head import HeadAsGetMiddleware
@@ -33,9 +36,10 @@ from papercast.web.metrics import HttpMetrics, MetricsMiddleware
 from papercast.web.microcache import ResponseCache, ResponseCacheMiddleware
 from papercast.web.problems import problem_bytes, wants_problem
 from papercast.web.ratelimit import RateLimitMiddleware, TokenBuckets
+from papercast.web.readers import ReaderMiddleware
 from papercast.web.search import CatalogSearch, SearchBackend, WebSearch
 from papercast.web.templating import STATIC_DIR, build_templates
-from papercast.web.ui import pages, papers, search
+from papercast.web.ui import accounts, pages, papers, search
 
 if TYPE_CHECKING:
     from papercast.bootstrap import Papercast
@@ -48,8 +52,10 @@ BackgroundWorker = Callable[[], AbstractContextManager[Any]]
 
 REQUEST_THREADS = 2  # threads per process for synchronous routes
 API_DESCRIPTION = (
-    "Read-only JSON over papercast's catalog. Errors are RFC 9457 problem documents; lists link to "
-    "their neighbours in the body and in a `Link` header; responses carry an ETag."
+    "JSON over papercast's catalog. Errors are RFC 9457 problem documents; lists link to "
+    "their neighbours in the body and in a `Link` header; responses carry an ETag. Routes about "
+    "the reader (`/me`) take a personal API token as `Authorization: Bearer pct_…`; writes need "
+    "a token with the write scope."
 )
 
 
@@ -64,14 +70,17 @@ def create_app(papercast: Papercast, *, search_backend: SearchBackend | None = N
                   lifespan=_lifespan(worker))
     app.state.web = context
     app.include_router(api_routes.router, prefix="/api/v1")
-    for router in (pages.router, search.router, papers.router, api_docs.router, feed_routes.router,
-                   health_router):
+    app.include_router(api_accounts.router, prefix="/api/v1")
+    for router in (pages.router, search.router, papers.router, accounts.router, api_docs.router,
+                   feed_routes.router, health_router):
         app.include_router(router)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     monotonic = papercast.clock.monotonic
     app.add_middleware(ResponseCacheMiddleware, cache=_response_cache(context, monotonic))
+    app.add_middleware(CsrfMiddleware, signer=papercast.signer, base_url=config.base_url)
+    app.add_middleware(ReaderMiddleware, accounts=papercast.accounts)
     app.add_middleware(RateLimitMiddleware, buckets=_buckets(config, monotonic),
                        reject=_rate_limited(context))
     app.add_middleware(HeadAsGetMiddleware)

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("papercast.worker")
 
 EMBED_EVERY = timedelta(seconds=10)  # how soon new papers are embedded, at the latest
+# How soon queued mail is sent, at the latest (a sign-in request also wakes the worker at once).
+MAIL_EVERY = timedelta(seconds=10)
+MAIL_PER_SLICE = 100
 PRUNE_EVERY = timedelta(days=1)
 FOLLOW_BATCHES = 5  # of 2,000 papers or vectors per follow round: rounds stay short; busy ones repeat
 # Similar-paper lists per round (about 4 s at 100k papers on 2 cores): short enough that a stop
@@ -72,6 +75,22 @@ class WorkerDuties:
         more = report.remaining > 0 and report.processed > 0
         return JobOutcome.CONTINUE if more else JobOutcome.DONE
 
+    def mail_due(self) -> bool:
+        """Whether a message in the outbox is due (one indexed read)."""
+        return self._papercast.mail_outbox().has_due(self._papercast.clock.now())
+
+    def send_mail(self, context: JobContext) -> JobOutcome:
+        """Send up to MAIL_PER_SLICE due messages; continue as a new slice while more are due."""
+        report = self._papercast.outbox_sender().send_due(MAIL_PER_SLICE)
+        log.info("worker.mail sent=%d retrying=%d failed=%d expired=%d stopped=%s", report.sent,
+                 report.retrying, report.failed, report.expired, report.stopped)
+        more = report.handled >= MAIL_PER_SLICE and not report.stopped and not context.stopping.is_set()
+        return JobOutcome.CONTINUE if more else JobOutcome.DONE
+
+    def prune_accounts(self, _context: JobContext) -> None:
+        links, sessions = self._papercast.accounts().prune()
+        log.info("worker.prune_accounts links_deleted=%d sessions_deleted=%d", links, sessions)
+
     def prune_jobs(self, _context: JobContext) -> None:
         keep = timedelta(days=self._papercast.settings.jobs_keep_days)
         pruned = self._papercast.jobs.prune(self._papercast.clock.now() - keep)
@@ -90,6 +109,10 @@ def periodic_tasks(duties: WorkerDuties, interval: float) -> tuple[PeriodicTask,
                      description="embed papers whose vector is missing or stale"),
         PeriodicTask("prune-jobs", Every(PRUNE_EVERY), Scope.CLUSTER,
                      description="delete done jobs older than PAPERCAST_JOBS_KEEP_DAYS"),
+        PeriodicTask("send-mail", Every(MAIL_EVERY), Scope.CLUSTER, wanted=duties.mail_due,
+                     description="send the mail outbox's due messages"),
+        PeriodicTask("prune-accounts", Every(PRUNE_EVERY), Scope.CLUSTER,
+                     description="delete expired sessions and sign-in links a day past their end"),
     )
 
 
@@ -98,6 +121,8 @@ def job_kinds(duties: WorkerDuties) -> tuple[JobKind, ...]:
     return (
         JobKind("embed-backlog", duties.embed_backlog, RetryPolicy(max_attempts=5)),
         JobKind("prune-jobs", duties.prune_jobs, RetryPolicy(max_attempts=3)),
+        JobKind("send-mail", duties.send_mail, RetryPolicy(max_attempts=3)),
+        JobKind("prune-accounts", duties.prune_accounts, RetryPolicy(max_attempts=3)),
     )
 
 
