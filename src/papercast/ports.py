@@ -174,6 +174,15 @@ class AccountReading(Protocol):
     def reading(self) -> AbstractContextManager[AccountRecords]: ...
 
 
+class VoteCounting(Protocol):
+    """Whether an account's upvotes and saves count, changed with its state (a disabled
+    account's marks are kept but count for nothing)."""
+
+    def stop_counting(self, user_id: int) -> int: ...
+
+    def resume_counting(self, user_id: int) -> int: ...
+
+
 class Transaction(Protocol):
     """One unit of work's stores, all writing in the same transaction; stores that are not parts
     of it join through `connection` (the mail queue does)."""
@@ -186,6 +195,9 @@ class Transaction(Protocol):
 
     @property
     def accounts(self) -> AccountRecords: ...
+
+    @property
+    def votes(self) -> VoteCounting: ...
 
     @property
     def connection(self) -> Any: ...

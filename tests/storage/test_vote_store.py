@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, text
 
 from papercast.bootstrap import Papercast, build
+from papercast.domain.accounts import UserState
 from papercast.domain.papers import ExternalSignal, PaperRecord
 from papercast.domain.trending import Mark, Popularity, TrendingParameters, announced_at
 from papercast.settings import Settings
@@ -154,8 +155,7 @@ def test_a_disabled_account_stops_counting_without_losing_its_votes(papercast: P
         mark(papercast, user_id, "2612.00002", Mark.UPVOTE, True)
     mark(papercast, ann, "2612.00002", Mark.SAVE, True)
     mark(papercast, ann, "seed-001", Mark.UPVOTE, True)
-    with papercast.units.begin() as transaction:
-        assert papercast.votes().account_disabled(transaction, ann) == 2
+    papercast.accounts().set_state("reader0@example.org", UserState.DISABLED)  # `papercast users disable`
     assert stored(papercast.engine, "2612.00002")[:2] == (1, 0)
     assert stored(papercast.engine, "seed-001")[:2] == (0, 0)
     with papercast.engine.connect() as connection:
@@ -164,8 +164,7 @@ def test_a_disabled_account_stops_counting_without_losing_its_votes(papercast: P
     assert [tuple(row) for row in kept] == [("2612.00002", False), ("seed-001", False)]
     assert recounted(papercast, ["2612.00002", "seed-001"]) == {
         paper_id: stored(papercast.engine, paper_id) for paper_id in ("2612.00002", "seed-001")}
-    with papercast.units.begin() as transaction:
-        assert papercast.votes().account_enabled(transaction, ann) == 2
+    papercast.accounts().set_state("reader0@example.org", UserState.ACTIVE)
     assert stored(papercast.engine, "2612.00002")[:2] == (2, 1)
 
 

@@ -39,6 +39,11 @@ def csrf_in(html: str) -> str:
     return found.group(1)
 
 
+def browser(client: TestClient) -> TestClient:
+    """Another browser on the same app (the same response cache), with cookies of its own."""
+    return TestClient(client.app, follow_redirects=False)
+
+
 def request_link(client: TestClient, email: str) -> int:
     """Ask for a sign-in link as a browser does (the form first, for its token); the status."""
     form = client.get("/sign-in")

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from web_corpus import make_papercast
 
 from papercast.bootstrap import Papercast
+from papercast.mail.memory import MemoryMailer
 from papercast.web.app import create_app
 
 
@@ -25,3 +26,9 @@ def papercast(database_url: str, tmp_path: Path) -> Iterator[Papercast]:
 def client(papercast: Papercast) -> Iterator[TestClient]:
     with TestClient(create_app(papercast), follow_redirects=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def mailer() -> MemoryMailer:
+    """Where sign-in mail goes in the web tests (`accounts_support.send_mail` sends through it)."""
+    return MemoryMailer()

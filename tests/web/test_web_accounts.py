@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from accounts_support import csrf_in, link_in, request_link, send_mail, sign_in
+from accounts_support import browser, csrf_in, link_in, request_link, send_mail, sign_in
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from web_corpus import make_papercast
@@ -41,19 +41,9 @@ def site(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Pape
 
 
 @pytest.fixture
-def mailer() -> MemoryMailer:
-    return MemoryMailer()
-
-
-@pytest.fixture
 def client(site: Papercast) -> Iterator[TestClient]:
     with TestClient(create_app(site), follow_redirects=False) as test_client:
         yield test_client
-
-
-def browser(client: TestClient) -> TestClient:
-    """Another browser on the same app (the same response cache)."""
-    return TestClient(client.app, follow_redirects=False)
 
 
 def test_signing_in_by_mailed_link(client: TestClient, site: Papercast, mailer: MemoryMailer) -> None:

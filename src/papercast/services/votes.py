@@ -42,10 +42,6 @@ class VoteWrites(Protocol):
 
     def record_action(self, user_id: int, address_hash: str, now: datetime) -> None: ...
 
-    def stop_counting(self, user_id: int) -> int: ...
-
-    def resume_counting(self, user_id: int) -> int: ...
-
 
 class VoteTransaction(Protocol):
     @property
@@ -157,18 +153,6 @@ class VoteService:
         entries = tuple(LibraryEntry(loaded[paper_id], when) for paper_id, when in saved
                         if paper_id in loaded)
         return LibraryPage(entries, total, offset, limit)
-
-    def account_disabled(self, transaction: VoteTransaction, user_id: int) -> int:
-        """In the transaction that disables the account: its votes and saves stop counting (they
-        are kept, and count again if it is enabled). How many papers' points changed."""
-        changed = transaction.votes.stop_counting(user_id)
-        log.info("votes.uncounted user=%d papers=%d", user_id, changed)
-        return changed
-
-    def account_enabled(self, transaction: VoteTransaction, user_id: int) -> int:
-        changed = transaction.votes.resume_counting(user_id)
-        log.info("votes.counted_again user=%d papers=%d", user_id, changed)
-        return changed
 
 
 def _paper_id(raw: str) -> str:

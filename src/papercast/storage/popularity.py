@@ -222,7 +222,7 @@ class SqlPopularityQueries:
         from papercast.storage.papers import load_papers
 
         with self._engine.connect() as connection:
-            return load_papers(connection, paper_ids, history=False)
+            return load_papers(connection, paper_ids)
 
     def vote_version(self) -> int:
         with self._engine.connect() as connection:

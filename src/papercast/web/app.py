@@ -24,6 +24,7 @@ from papercast.web.api import accounts as api_accounts
 from papercast.web.api import docs as api_docs
 from papercast.web.api import routes as api_routes
 from papercast.web.api import schemas
+from papercast.web.api import votes as api_votes
 from papercast.web.context import WebConfig, WebContext
 from papercast.web.cors import ReadOnlyCorsMiddleware
 from papercast.web.csrf import CsrfMiddleware
@@ -39,7 +40,7 @@ from papercast.web.ratelimit import RateLimitMiddleware, TokenBuckets
 from papercast.web.readers import ReaderMiddleware
 from papercast.web.search import CatalogSearch, SearchBackend, WebSearch
 from papercast.web.templating import STATIC_DIR, build_templates
-from papercast.web.ui import accounts, pages, papers, search
+from papercast.web.ui import accounts, pages, papers, search, voting
 
 if TYPE_CHECKING:
     from papercast.bootstrap import Papercast
@@ -71,8 +72,9 @@ def create_app(papercast: Papercast, *, search_backend: SearchBackend | None = N
     app.state.web = context
     app.include_router(api_routes.router, prefix="/api/v1")
     app.include_router(api_accounts.router, prefix="/api/v1")
-    for router in (pages.router, search.router, papers.router, accounts.router, api_docs.router,
-                   feed_routes.router, health_router):
+    app.include_router(api_votes.router, prefix="/api/v1")
+    for router in (pages.router, search.router, voting.router, papers.router, accounts.router,
+                   api_docs.router, feed_routes.router, health_router):
         app.include_router(router)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
@@ -111,7 +113,9 @@ def _response_cache(context: WebContext, monotonic: Callable[[], float]) -> Resp
     if config.response_cache_entries <= 0 or config.cache_max_age <= 0:
         return None
     def version() -> tuple[int, ...]:
-        return (context.listings.catalog_version(), *context.search.index_version())
+        # Pages show points: every counted vote moves the version on, as every paper change does.
+        return (context.listings.catalog_version(), context.papercast.trending.vote_version(),
+                *context.search.index_version())
 
     return ResponseCache(config.response_cache_entries, config.cache_max_age, version=version, now=monotonic)
 

@@ -15,7 +15,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from papercast.domain.errors import InvalidInput, NotAllowed, NotFound, NotSignedIn, SchemaOutOfDate
+from papercast.domain.errors import (
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    NotSignedIn,
+    SchemaOutOfDate,
+    TooManyRequests,
+)
 from papercast.domain.tokens import InvalidToken
 from papercast.web.problems import problem_bytes, problem_response, wants_problem
 
@@ -90,6 +97,11 @@ async def _invalid_token(request: Request, error: Exception) -> Response:
     return error_response(request, 400, str(error))
 
 
+async def _too_many_requests(request: Request, error: Exception) -> Response:
+    assert isinstance(error, TooManyRequests)
+    return error_response(request, 429, str(error), {"Retry-After": str(error.retry_after)})
+
+
 async def _schema_out_of_date(request: Request, error: Exception) -> Response:
     log.error("web.schema_out_of_date path=%s detail=%s", request.url.path, error)
     return error_response(request, 503, "The service is being upgraded; please try again shortly.")
@@ -104,6 +116,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(NotAllowed, _not_allowed)
     app.add_exception_handler(InvalidToken, _invalid_token)
+    app.add_exception_handler(TooManyRequests, _too_many_requests)
 
 
 class ErrorBoundaryMiddleware:
