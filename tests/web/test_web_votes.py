@@ -259,3 +259,11 @@ def test_trending_feed_and_about_page_show_what_is_in_force(database_url: str, t
             assert client.get("/feeds/trending.atom?window=week").status_code == 200
     finally:
         papercast.close()
+
+
+def test_a_405_names_the_methods_of_the_resource_asked_for(client: TestClient) -> None:
+    # `/papers/{id:path}` (GET) matches these paths too; the more specific routes decide.
+    vote = client.options(f"/api/v1/papers/{LIFTED}/vote")
+    assert vote.status_code == 405 and vote.headers["allow"] == "DELETE, POST"
+    similar = client.post(f"/api/v1/papers/{LIFTED}/similar")
+    assert similar.status_code == 405 and similar.headers["allow"] == "GET"

@@ -114,6 +114,7 @@ class Standing:
     saved: bool = False
 
     @property
-    def shown_points(self) -> int:
-        """Points rounded for display (weights may be fractions)."""
-        return round(self.points)
+    def shown_points(self) -> str:
+        """Points for display: to a tenth, since weights may be fractions (0.5 is not 0)."""
+        text = f"{self.points:.1f}"
+        return text.removesuffix(".0")

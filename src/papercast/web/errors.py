@@ -5,7 +5,9 @@ document (by path), and anything unexpected becomes a logged, friendly 500. Neve
 from __future__ import annotations
 
 import logging
+import re
 import secrets
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -58,7 +60,38 @@ async def _http_error(request: Request, error: Exception) -> Response:
     detail = error.detail if isinstance(error.detail, str) else _TITLES.get(status, "Error")
     if status == 404 and detail == "Not Found":
         detail = f"There is nothing at {request.url.path}."
-    return error_response(request, status, detail, dict(error.headers or {}))
+    headers = dict(error.headers or {})
+    if status == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return error_response(request, status, detail, headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of the resource a 405 is about. Starlette names those of the first route whose
+    path matched, but `/papers/{id:path}` (GET) also matches `/papers/{id}/vote` (POST, DELETE):
+    of the routes that match, those with the most specific path (most literal characters) count."""
+    path = request.scope.get("path", "")
+    best, methods = -1, set()
+    for route in _leaf_routes(request.app.router.routes):
+        route_methods, pattern = getattr(route, "methods", None), getattr(route, "path_regex", None)
+        if not route_methods or pattern is None or not pattern.match(path):
+            continue
+        literal = len(_PATH_PARAMETER.sub("", route.path))
+        if literal > best:
+            best, methods = literal, set(route_methods)
+        elif literal == best:
+            methods |= route_methods
+    return sorted(methods)
+
+
+def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route, with included routers opened (FastAPI keeps them as nested candidates)."""
+    for route in routes:
+        candidates = getattr(route, "effective_candidates", None)
+        yield from _leaf_routes(candidates()) if callable(candidates) else (route,)
+
+
+_PATH_PARAMETER = re.compile(r"{[^}]*}")
 
 
 async def _validation_error(request: Request, error: Exception) -> Response:

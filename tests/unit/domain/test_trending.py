@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from papercast.domain.trending import EPOCH, Popularity, TrendingParameters, Window, announced_at
+from papercast.domain.trending import EPOCH, Popularity, Standing, TrendingParameters, Window, announced_at
 
 DEFAULT = TrendingParameters()
 
@@ -84,3 +84,9 @@ def test_an_undated_paper_is_as_new_as_its_first_storing_not_as_the_request() ->
 ])
 def test_windows_start_at_the_first_utc_day_they_cover(window: Window, start: datetime | None) -> None:
     assert window.start(datetime(2026, 12, 3, 23, 59, tzinfo=UTC)) == start
+
+
+@pytest.mark.parametrize(("points", "shown"), [(0.0, "0"), (0.5, "0.5"), (20.0, "20"), (1.25, "1.2"),
+                                               (1234567.0, "1234567")])
+def test_points_are_shown_to_a_tenth(points: float, shown: str) -> None:
+    assert Standing(Popularity(), points).shown_points == shown

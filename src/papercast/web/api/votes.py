@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,7 +25,8 @@ from papercast.web.readers import CanWrite, SignedIn
 
 router = APIRouter()
 
-MARK_ERRORS = schemas.problem_responses(401, 403, 404)
+MARK_RESPONSES = {200: {"model": schemas.MarkResult, "description": "Done"},
+                  **schemas.problem_responses(401, 403, 404)}
 TrendingWindow = Annotated[Window, Query(description="trending: papers with points by their decayed score; "
                                                      "today, week, month: papers first announced in that "
                                                      "many UTC days (1, 7, 30), by points")]
@@ -38,24 +39,25 @@ def _mark(request: Request, web: WebContext, user_id: int, paper_id: str, mark: 
     return json_response(request, mark_result(paper_id, standing), web, store=False)
 
 
-MarkName = Annotated[Literal["vote", "save"], Path(description="vote: your upvote; save: your library")]
-MARKS = {"vote": Mark.UPVOTE, "save": Mark.SAVE}
+def _mark_routes(path: str, mark: Mark, adds: str, removes: str) -> None:
+    """POST `path` to add the reader's mark to a paper, DELETE to take it back (both idempotent)."""
+
+    def add(request: Request, paper_id: PaperId, reader: CanWrite, web: Web) -> Response:
+        return _mark(request, web, reader.user_id, paper_id, mark, True)
+
+    def remove(request: Request, paper_id: PaperId, reader: CanWrite, web: Web) -> Response:
+        return _mark(request, web, reader.user_id, paper_id, mark, False)
+
+    for endpoint, method, summary in ((add, "POST", adds), (remove, "DELETE", removes)):
+        router.add_api_route(path, endpoint, methods=[method], name=f"{method.lower()}_{mark.value}",
+                             tags=["votes"], summary=summary, response_model=None,
+                             responses=MARK_RESPONSES)
 
 
-@router.post("/papers/{paper_id:path}/{mark}", tags=["votes"],
-             summary="Upvote a paper (vote) or save it to your library (save); needs the write scope",
-             response_model=None, responses={200: {"model": schemas.MarkResult, "description": "Done"},
-                                             **MARK_ERRORS})
-def add_mark(request: Request, paper_id: PaperId, mark: MarkName, reader: CanWrite, web: Web) -> Response:
-    return _mark(request, web, reader.user_id, paper_id, MARKS[mark], True)
-
-
-@router.delete("/papers/{paper_id:path}/{mark}", tags=["votes"],
-               summary="Take back your upvote (vote) or remove the paper from your library (save)",
-               response_model=None, responses={200: {"model": schemas.MarkResult, "description": "Done"},
-                                               **MARK_ERRORS})
-def remove_mark(request: Request, paper_id: PaperId, mark: MarkName, reader: CanWrite, web: Web) -> Response:
-    return _mark(request, web, reader.user_id, paper_id, MARKS[mark], False)
+_mark_routes("/papers/{paper_id:path}/vote", Mark.UPVOTE, "Upvote a paper (needs the write scope)",
+             "Take back your upvote")
+_mark_routes("/papers/{paper_id:path}/save", Mark.SAVE,
+             "Save a paper to your library (needs the write scope)", "Remove a paper from your library")
 
 
 @router.get("/me/library", tags=["votes"], summary="Your saved papers, newest save first",

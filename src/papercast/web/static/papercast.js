@@ -37,7 +37,7 @@
     var marks = form.closest(".marks");
     var points = marks ? marks.querySelector(".points") : null;
     if (points) {
-      points.textContent = String(Math.round(result.points));
+      points.textContent = String(Math.round(result.points * 10) / 10);  // as the server shows them
     }
     var label = button.querySelector(".label");
     if (label) {
