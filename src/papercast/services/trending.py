@@ -6,7 +6,7 @@ catalog again when the weights or tau in the settings differ from those the scor
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -122,11 +122,12 @@ class TrendingService:
         """Whether the stored scores were computed with the parameters in force."""
         return self._queries.stored_parameters() == self.parameters.describe()
 
-    def rescore(self, batch: int = RESCORE_BATCH) -> int:
+    def rescore(self, batch: int = RESCORE_BATCH, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Score every paper again with the parameters in force, `batch` papers a transaction (so
-        votes and ingest are never held up long), then record the parameters. How many papers."""
+        votes and ingest are never held up long), then record the parameters. How many papers.
+        Stopped early (`should_stop`), the parameters are not recorded: the next run starts over."""
         after, done = "", 0
-        while True:
+        while not should_stop():
             with self._units.begin() as transaction:
                 step = transaction.votes.popularity.rescore(after, batch)
                 if step is None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from papercast.domain.papers import Paper
 from papercast.domain.trending import Standing
-from papercast.presenters import paper_as_json
+from papercast.presenters import paper_as_json, standing_json
 from papercast.services.listings import PaperPage
 from papercast.services.trending import TrendingPage
 from papercast.services.votes import LibraryPage
@@ -48,13 +48,6 @@ def search_results(results: SearchResults, links: PageLinks) -> dict[str, Any]:
 
 def similar_papers(paper_id: str, similar: Similar) -> dict[str, Any]:
     return {"paper_id": paper_id, "mode": similar.mode, "results": [hit_resource(h) for h in similar.hits]}
-
-
-def standing_json(standing: Standing) -> dict[str, Any]:
-    """A paper's points and what they are made of."""
-    popularity = standing.popularity
-    return {"points": standing.points, "upvotes": popularity.upvotes, "saves": popularity.saves,
-            "external_upvotes": popularity.external_upvotes}
 
 
 def trending_results(page: TrendingPage, links: PageLinks) -> dict[str, Any]:
