@@ -248,7 +248,8 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
     job_enqueued = threading.Event()
     units = SqlUnitOfWork(engine, clock, on_enqueue=job_enqueued.set, trending=trending)
     ingest = IngestService(units, batch_size=settings.ingest_batch_size,
-                           read_ahead=ProcessReadAhead(settings.ingest_read_ahead_mb * 2**20))
+                           read_ahead=ProcessReadAhead(settings.ingest_read_ahead_mb * 2**20),
+                           reads=papers, clock=clock)
     return Papercast(
         settings=settings,
         clock=clock,

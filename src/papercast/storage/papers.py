@@ -127,6 +127,11 @@ class PaperWriteBatch:
     def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
         return load_papers(self._connection, paper_ids)
 
+    def max_change_seq(self) -> int:
+        """The newest change sequence: equal to one read before this transaction unless another
+        writer changed papers since (ingest merges before taking the lock, and checks this)."""
+        return int(self._connection.execute(select(func.max(papers.c.change_seq))).scalar_one() or 0)
+
     def save(self, changes: Sequence[tuple[Outcome, Paper]]) -> int:
         """Insert new and update changed papers, each with the next change sequence; returns how many."""
         changes = [(outcome, paper) for outcome, paper in changes if outcome is not Outcome.UNCHANGED]
