@@ -247,9 +247,12 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
     cursors = SqlCursorStore(engine, clock)
     job_enqueued = threading.Event()
     units = SqlUnitOfWork(engine, clock, on_enqueue=job_enqueued.set, trending=trending)
+    # SQLite has one write lock, which a vote needs too: there ingest writes in short sub-batches.
+    # PostgreSQL locks rows, so votes do not wait for ingest, which writes whole batches (faster).
+    one_writer = engine.dialect.name == "sqlite"
     ingest = IngestService(units, batch_size=settings.ingest_batch_size,
                            read_ahead=ProcessReadAhead(settings.ingest_read_ahead_mb * 2**20),
-                           reads=papers, clock=clock)
+                           reads=papers if one_writer else None, clock=clock)
     return Papercast(
         settings=settings,
         clock=clock,

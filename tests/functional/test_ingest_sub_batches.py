@@ -63,7 +63,8 @@ def test_a_batch_is_written_in_budgeted_sub_batches_with_the_same_result(paperca
                                                                          tmp_path: Path) -> None:
     units = CountingUnits(papercast.units)
     # Each transaction "takes" 0.1 s, the whole budget: the first size (200) is what fits.
-    service = IngestService(units, batch_size=1000, reads=papercast.papers, clock=SteppingClock(0.1))
+    service = IngestService(units, batch_size=1000, reads=papercast.papers, clock=SteppingClock(0.1),
+                            write_budget=0.1)
     report = service.ingest(records(1000) + records(10, version=2))
     assert (report.new, report.updated, report.unchanged) == (1000, 10, 0)
     assert units.begun == 6  # five of 200 records, then the 10 updates
@@ -72,7 +73,7 @@ def test_a_batch_is_written_in_budgeted_sub_batches_with_the_same_result(paperca
     again = service.ingest(records(1000) + records(10, version=2))
     assert (again.new, again.updated, again.unchanged) == (0, 0, 1010)
     counted = CountingUnits(papercast.units)
-    faster = IngestService(counted, batch_size=1000, reads=papercast.papers,
+    faster = IngestService(counted, batch_size=1000, reads=papercast.papers, write_budget=0.1,
                            clock=SteppingClock(0.025))  # 0.025 s for 200: room for 800, doubling at most
     faster.ingest(records(1200, version=3))
     assert counted.begun == 4  # 200, 400, 400 of the first batch; the second's 200 at once

@@ -1,12 +1,11 @@
 """Ingest: validate records from any source and merge them into the catalog, idempotently.
 
-Every source feeds this one upsert. A batch is validated as one, then merged and written in
-sub-batches of about `write_budget` seconds of writing each, one serialised transaction each,
-so a re-run changes nothing and an older version arriving late changes nothing. A sub-batch's
-stored papers are read and merged before its write transaction begins (the write lock is held
-only to write), and are read and merged again under the lock if another writer changed the
-catalog meanwhile. So on SQLite, whose one write lock a reader's vote also needs, a vote waits
-for one sub-batch at most, never for a whole batch. A large file can be read and validated by a
+Every source feeds this one upsert: a re-run changes nothing, and an older version arriving late
+changes nothing. A batch is validated as one and written in serialised transactions: the whole
+batch in one, or (given `reads`: on SQLite, whose one write lock a vote also needs) in
+sub-batches of about `write_budget` seconds of writing, each read and merged before its
+transaction takes the lock, and again under it if another writer changed the catalog meanwhile,
+so a vote waits for one sub-batch at most. A large file can be read and validated by a
 `ReadAhead` (another process) while this one writes the batch before: the batches, their order
 and the result are the same.
 """
@@ -36,7 +35,7 @@ log = logging.getLogger("papercast.ingest")
 BatchHook = Callable[[IngestReport], None]
 # How long one sub-batch may hold the write lock (SQLite: every other writer, votes included,
 # waits that long at most), and the sub-batch sizes it is adapted between.
-WRITE_BUDGET_SECONDS = 0.1
+WRITE_BUDGET_SECONDS = 0.075
 FIRST_SUB_BATCH = 200
 MIN_SUB_BATCH = 20
 
