@@ -28,9 +28,8 @@ def bibtex_entry(paper: Paper) -> str:
     fields: list[tuple[str, str]] = [("title", paper.title)]
     if paper.authors:
         fields.append(("author", " and ".join(_author(author) for author in paper.authors)))
-    day = paper.announced_on
-    if day is not None:
-        fields += [("year", str(day.year)), ("month", f"{day:%b}".lower())]
+    if paper.announced_on is not None:
+        fields.append(("year", str(paper.announced_on.year)))
     if paper.is_arxiv:
         fields += [("eprint", paper.paper_id), ("archivePrefix", "arXiv")]
         if paper.primary_category:

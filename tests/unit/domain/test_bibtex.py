@@ -48,7 +48,7 @@ def entries(text: str) -> list[tuple[str, str, dict[str, str]]]:
 def test_an_arxiv_paper_becomes_an_entry_with_eprint_fields() -> None:
     [(kind, key, fields)] = entries(bibtex_entry(paper(doi="10.1/x", comments="12 pages")))
     assert (kind, key) == ("misc", "2401.01234")
-    assert fields == {"title": "Attention", "author": "{Lovelace}, {Ada}", "year": "2024", "month": "jan",
+    assert fields == {"title": "Attention", "author": "{Lovelace}, {Ada}", "year": "2024",
                       "eprint": "2401.01234", "archivePrefix": "arXiv", "primaryClass": "cs.LG",
                       "url": "https://arxiv.org/abs/2401.01234", "doi": "10.1/x", "note": "12 pages"}
     assert entry_key("hep-th/9901001") == "hep-th_9901001"
