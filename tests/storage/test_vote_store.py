@@ -105,12 +105,19 @@ def test_one_vote_per_reader_and_paper_and_counts_move_only_with_rows(papercast:
 def test_a_vote_and_its_counts_roll_back_together(papercast: Papercast) -> None:
     (ann,) = add_users(papercast, 1)
     before = stored(papercast.engine, "2612.00001")
+    version = papercast.trending.vote_version()
     with pytest.raises(RuntimeError), papercast.units.begin() as transaction:
         transaction.votes.set_mark(Mark.UPVOTE, ann, "2612.00001", True, transaction.now)
         raise RuntimeError("the request failed after the vote")
     assert stored(papercast.engine, "2612.00001") == before
     with papercast.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(votes)).scalar_one() == 0
+    assert papercast.trending.vote_version() == version  # caches keep their pages
+    mark(papercast, ann, "2612.00001", Mark.UPVOTE, True)
+    assert papercast.trending.vote_version() > version  # and drop them once a vote counted
+    moved = papercast.trending.vote_version()
+    mark(papercast, ann, "2612.00001", Mark.UPVOTE, True)  # changes nothing
+    assert papercast.trending.vote_version() == moved
 
 
 def test_a_vote_raises_the_score_and_its_removal_restores_it_exactly(papercast: Papercast) -> None:

@@ -36,6 +36,7 @@ from papercast.storage.tables import (
 
 _IN_CHUNK = 900
 PARAMETERS_ROW = "scores"
+VOTE_SEQUENCE = "vote_seq"  # PostgreSQL's sequence; SQLite counts in `counters`
 _COUNTS = (paper_popularity.c.paper_id, paper_popularity.c.upvotes, paper_popularity.c.saves,
            paper_popularity.c.external_upvotes, paper_popularity.c.announced_at)
 
@@ -55,6 +56,8 @@ class PopularityRecords:
     def __init__(self, connection: Connection, parameters: TrendingParameters) -> None:
         self._connection = connection
         self.parameters = parameters
+        # On PostgreSQL the vote sequence moves after the commit (`advance_vote_sequence`).
+        self.moved = False
 
     def follow(self, changed: Sequence[Paper]) -> None:
         """Move the rows of changed papers to their new external upvotes and announcement day,
@@ -140,7 +143,12 @@ class PopularityRecords:
         return standings
 
     def bump_vote_sequence(self) -> None:
-        """Move the vote sequence on (last in a vote's transaction: its row lock is held briefly)."""
+        """Move the vote sequence on: on SQLite here (writers are serial anyway); on PostgreSQL
+        after the commit, from a sequence, since a counter row would make every vote of the
+        install wait for the one before it to commit."""
+        if self._connection.dialect.name == "postgresql":
+            self.moved = True
+            return
         self._connection.execute(update(counters).where(counters.c.name == VOTE_COUNTER)
                                  .values(value=counters.c.value + 1))
 
@@ -152,6 +160,7 @@ class PopularityRecords:
                      .values(name=PARAMETERS_ROW, **values))
         self._connection.execute(statement.on_conflict_do_update(
             index_elements=[trending_parameters.c.name], set_=values))
+        self.bump_vote_sequence()  # the order of listings changed: cached pages must follow
 
     def _locked(self, paper_ids: Sequence[str]) -> Iterator[Any]:
         for chunk in _chunks(sorted(paper_ids)):  # sorted: concurrent writers lock in one order
@@ -226,6 +235,10 @@ class SqlPopularityQueries:
 
     def vote_version(self) -> int:
         with self._engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                # Before its first nextval a sequence shows its start value, as after it.
+                statement = f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {VOTE_SEQUENCE}"
+                return int(connection.exec_driver_sql(statement).scalar_one())
             value = connection.execute(select(counters.c.value).where(counters.c.name == VOTE_COUNTER))
             return int(value.scalar_one_or_none() or 0)
 
@@ -256,6 +269,14 @@ def _ranked(row: Any) -> Ranked:
     moment = as_utc(row.announced_at)
     assert moment is not None
     return Ranked(row.paper_id, Standing(counts, float(row.points), float(row.score)), moment)
+
+
+def advance_vote_sequence(engine: Engine) -> None:
+    """PostgreSQL: move the vote sequence on after a vote committed, so that a cache that sees the
+    new number also sees the vote (`nextval` is outside transactions and locks nothing)."""
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"SELECT nextval('{VOTE_SEQUENCE}')")
+        connection.commit()
 
 
 def new_paper_rows(new_papers: Sequence[Paper], now: datetime,

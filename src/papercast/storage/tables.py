@@ -183,7 +183,8 @@ vote_actions = Table(
 )
 
 # Moves on with every counted change of a vote or save: caches of listings that show points
-# follow it as they follow the paper change sequence.
+# follow it as they follow the paper change sequence. A row here on SQLite; on PostgreSQL the
+# sequence `vote_seq` (storage/popularity.py).
 VOTE_COUNTER = "vote_seq"
 
 # One vector per paper, from the encoder named by `model_id`. `content_hash` is the paper's at

@@ -25,6 +25,7 @@ from papercast.storage.accounts import AccountRecords
 from papercast.storage.engine import write_transaction
 from papercast.storage.jobs import EnqueueHook, insert_job
 from papercast.storage.papers import PaperWriteBatch
+from papercast.storage.popularity import advance_vote_sequence
 from papercast.storage.votes import VoteRecords
 
 
@@ -81,6 +82,9 @@ class SqlUnitOfWork:
         with write_transaction(self._engine) as connection:
             transaction = SqlTransaction(connection, self._clock.now(), self._trending)
             yield transaction
-        # After the commit: a worker woken earlier would not see the jobs yet.
+        # After the commit: a worker woken earlier would not see the jobs yet, and a cache that saw
+        # the vote sequence move before the vote committed could keep a page without it.
         if transaction.jobs.enqueued and self._on_enqueue is not None:
             self._on_enqueue()
+        if transaction.votes.popularity.moved:
+            advance_vote_sequence(self._engine)

@@ -63,10 +63,9 @@ _mark_routes("/papers/{paper_id:path}/save", Mark.SAVE,
 @router.get("/me/library", tags=["votes"], summary="Your saved papers, newest save first",
             response_model=None,
             responses={**schemas.responses(schemas.Library, 401),
-                       200: {"description": "The library as JSON, or as BibTeX with format=bibtex",
-                             "content": {"application/json": {"schema": {
-                                 "$ref": "#/components/schemas/Library"}},
-                                 "application/x-bibtex": {"schema": {"type": "string"}}}}})
+                       200: {"model": schemas.Library,
+                             "description": "The library as JSON, or as BibTeX with format=bibtex",
+                             "content": {"application/x-bibtex": {"schema": {"type": "string"}}}}})
 def my_library(request: Request, reader: SignedIn, web: Web, offset: Offset = 0, limit: Limit = 20,
                format: Annotated[Literal["json", "bibtex"], Query(
                    description="json (one page), or bibtex (the whole library, as a .bib file)")] = "json",

@@ -1,7 +1,8 @@
 """Votes, saves and trending: one upvote and one save per reader and paper, the recent actions
 rate limits count, each paper's popularity with its stored trending score, and the vote sequence.
 
-Every paper present gets its popularity row here (its external upvotes from `paper_signals`),
+The vote sequence is a counter row on SQLite and a sequence on PostgreSQL. Every paper
+present gets its popularity row here (its external upvotes from `paper_signals`),
 scored with the default parameters, which are recorded; a papercast configured otherwise
 scores them again (`papercast trending rescore`, or the worker).
 
@@ -78,10 +79,14 @@ def upgrade() -> None:
     op.create_index("ix_vote_actions_user_id_at", "vote_actions", ["user_id", "at"])
     op.create_index("ix_vote_actions_address_hash_at", "vote_actions", ["address_hash", "at"])
     op.create_index("ix_vote_actions_at", "vote_actions", ["at"])
-    op.bulk_insert(
-        sa.table("counters", sa.column("name", sa.String), sa.column("value", sa.BigInteger)),
-        [{"name": "vote_seq", "value": 0}],
-    )
+    if op.get_bind().dialect.name == "postgresql":
+        # Votes move it after their commit without a lock (storage/popularity.py).
+        op.execute("CREATE SEQUENCE vote_seq")
+    else:
+        op.bulk_insert(
+            sa.table("counters", sa.column("name", sa.String), sa.column("value", sa.BigInteger)),
+            [{"name": "vote_seq", "value": 0}],
+        )
     _backfill(TrendingParameters())
     # After the backfill: one index build instead of an index update per row.
     op.create_index("ix_paper_popularity_trending", "paper_popularity", ["score", "announced_at", "paper_id"],
@@ -138,6 +143,9 @@ def _utc(value: datetime | str) -> datetime:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM counters WHERE name = 'vote_seq'")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP SEQUENCE vote_seq")
+    else:
+        op.execute("DELETE FROM counters WHERE name = 'vote_seq'")
     for table in ("vote_actions", "saves", "votes", "trending_parameters", "paper_popularity"):
         op.drop_table(table)
