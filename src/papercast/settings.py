@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from papercast.domain.announcements import parse_holidays
 from papercast.domain.errors import InvalidInput
+from papercast.domain.following import parse_followed_sources
 
 # Where links point when PAPERCAST_BASE_URL is empty: `papercast serve`'s own default address.
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -65,6 +67,19 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("arxiv_api_url", str, "https://export.arxiv.org/api/query", "arXiv's query API."),
     SettingSpec("hf_daily_url", str, "https://huggingface.co/api/daily_papers",
                 "Hugging Face daily papers API."),
+    SettingSpec("harvest_follow", str, "",
+                "Sources the worker harvests after every arXiv announcement, comma-separated: "
+                "`oai:<set>` for an arXiv OAI-PMH set (`oai:cs`, `oai:physics:hep-th`, `oai:cs:cs:LG` "
+                "for one category) and `hf-daily` for Hugging Face daily papers. Empty: none."),
+    SettingSpec("harvest_holidays", str, "",
+                "Dates without an arXiv announcement besides Fridays and Saturdays (arXiv's holiday "
+                "schedule), comma-separated ISO dates: `2026-11-26,2026-12-25`."),
+    SettingSpec("harvest_delay_minutes", float, 150.0,
+                "Minutes after an announcement (20:00 US Eastern) that the scheduled harvests start; "
+                "arXiv's OAI-PMH has the new metadata at about 22:30."),
+    SettingSpec("harvest_first_days", int, 3,
+                "How many days back the first scheduled harvest of a source starts (later ones continue "
+                "from its cursor). For the whole history run `papercast harvest arxiv --set SET` once."),
     SettingSpec("user_agent", str, "papercast/0.1 (self-hosted paper discovery)",
                 "User-Agent sent to remote endpoints; put a contact address in it."),
     SettingSpec("log_level", str, "WARNING", "Log level: DEBUG, INFO, WARNING or ERROR."),
@@ -176,6 +191,10 @@ class Settings:
     oai_base_url: str
     arxiv_api_url: str
     hf_daily_url: str
+    harvest_follow: str
+    harvest_holidays: str
+    harvest_delay_minutes: float
+    harvest_first_days: int
     user_agent: str
     log_level: str
     embedding_model: str
@@ -229,6 +248,7 @@ class Settings:
             values[name] = _convert(_SPECS[name], value, name)
         values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
         values["base_url"] = _checked_base_url(values["base_url"])
+        _check_harvest_schedule(values)
         return cls(**values)
 
     @property
@@ -346,6 +366,16 @@ def _base_url_problem(text: str) -> str | None:
     if any(character.isspace() for character in text):
         return "an address without spaces"
     return None
+
+
+def _check_harvest_schedule(values: Mapping[str, Any]) -> None:
+    """Followed sources, holidays and their numbers are checked at start-up, one line per mistake."""
+    parse_followed_sources(values["harvest_follow"])
+    parse_holidays(values["harvest_holidays"])
+    for name, least in (("harvest_delay_minutes", 0), ("harvest_first_days", 0)):
+        if values[name] < least:
+            variable = _SPECS[name].env_var
+            raise InvalidInput(f"{variable} must be at least {least}, not {values[name]}", field=variable)
 
 
 def _redact(value: str) -> str:
