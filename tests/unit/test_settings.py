@@ -105,7 +105,8 @@ def test_followed_sources_and_holidays_are_checked_when_settings_load() -> None:
     assert (settings.harvest_follow, settings.harvest_holidays) == ("oai:cs,hf-daily", "2026-11-26")
     for variable, value, message in (
             ("PAPERCAST_HARVEST_FOLLOW", "oai:cs,arxiv", "PAPERCAST_HARVEST_FOLLOW: 'arxiv' is not a source"),
-            ("PAPERCAST_HARVEST_HOLIDAYS", "26.11.2026", "PAPERCAST_HARVEST_HOLIDAYS: '26.11.2026' is not a date"),
+            ("PAPERCAST_HARVEST_HOLIDAYS", "26.11.2026",
+             "PAPERCAST_HARVEST_HOLIDAYS: '26.11.2026' is not a date"),
             ("PAPERCAST_HARVEST_FIRST_DAYS", "-1", "PAPERCAST_HARVEST_FIRST_DAYS must be at least 0, not -1"),
             ("PAPERCAST_HARVEST_DELAY_MINUTES", "-5", "PAPERCAST_HARVEST_DELAY_MINUTES must be at least 0")):
         with pytest.raises(InvalidInput) as raised:

@@ -55,7 +55,8 @@ def test_every_day_of_two_years_is_an_announcement_exactly_sunday_to_thursday() 
     (date(2026, 11, 2), utc(2026, 11, 3, 1)),
     (date(2027, 3, 14), utc(2027, 3, 15, 0)),  # the next spring's change
 ])
-def test_announcements_keep_20_00_eastern_across_daylight_saving_changes(day: date, expected: datetime) -> None:
+def test_announcements_keep_20_00_eastern_across_daylight_saving_changes(day: date,
+                                                                          expected: datetime) -> None:
     assert CALENDAR.announcement_on(day) == expected
 
 
