@@ -248,7 +248,11 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
     papers = SqlPaperRepository(engine, clock)
     cursors = SqlCursorStore(engine, clock)
     job_enqueued = threading.Event()
-    mail_queue = functools.cache(lambda: _templated_mail_queue(settings, engine, clock))
+
+    @functools.cache
+    def mail_queue() -> TemplatedMailQueue:  # built on first use: templates load where mail is queued
+        return _templated_mail_queue(settings, engine, clock)
+
     units = SqlUnitOfWork(engine, clock, on_enqueue=job_enqueued.set, mail_queue=mail_queue)
     ingest = IngestService(units, batch_size=settings.ingest_batch_size,
                            read_ahead=ProcessReadAhead(settings.ingest_read_ahead_mb * 2**20))
