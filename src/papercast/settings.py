@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from papercast.domain.announcements import parse_holidays
 from papercast.domain.errors import InvalidInput
+from papercast.domain.following import parse_followed_sources
 from papercast.storage.engine import POSTGRES_CONNECT_TIMEOUT_S, database_url_problem
 
 # Declared here, where the settings that choose them are checked; the encoders import them.
@@ -201,6 +203,23 @@ def _mailbox(value: str) -> str | None:
     return None
 
 
+def _parser_problem(parse: Callable[[str], Any]) -> Callable[[str], str | None]:
+    """A rule from a domain parser: its own message, without the variable it already names."""
+
+    def problem(value: str) -> str | None:
+        try:
+            parse(value)
+        except InvalidInput as error:
+            return "is refused: " + str(error).split(": ", 1)[-1]
+        return None
+
+    return problem
+
+
+_followed_sources = _parser_problem(parse_followed_sources)
+_holidays = _parser_problem(parse_holidays)
+
+
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("data_dir", Path, "var",
                 "Directory for the SQLite database, search index and harvest state. Relative paths "
@@ -239,6 +258,22 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 rule=Rule("an http:// or https:// URL", _http_url)),
     SettingSpec("hf_daily_url", str, "https://huggingface.co/api/daily_papers",
                 "Hugging Face daily papers API.", rule=Rule("an http:// or https:// URL", _http_url)),
+    SettingSpec("harvest_follow", str, "",
+                "Sources the worker harvests after every arXiv announcement, comma-separated: "
+                "`oai:<set>` for an arXiv OAI-PMH set (`oai:cs`, `oai:physics:hep-th`, `oai:cs:cs:LG` "
+                "for one category) and `hf-daily` for Hugging Face daily papers. Empty: none.",
+                rule=Rule("empty, or comma-separated `oai:<set>` and `hf-daily`", _followed_sources)),
+    SettingSpec("harvest_holidays", str, "",
+                "Dates without an arXiv announcement besides Fridays and Saturdays (arXiv's holiday "
+                "schedule), comma-separated ISO dates: `2026-11-26,2026-12-25`.",
+                rule=Rule("empty, or comma-separated dates like `2026-12-25`", _holidays)),
+    SettingSpec("harvest_delay_minutes", float, 150.0,
+                "Minutes after an announcement (20:00 US Eastern) that the scheduled harvests start; "
+                "arXiv's OAI-PMH has the new metadata at about 22:30.", minimum=0),
+    SettingSpec("harvest_first_days", int, 3,
+                "How many days back the first scheduled harvest of a source starts (later ones continue "
+                "from its cursor). For the whole history run `papercast harvest arxiv --set SET` once.",
+                minimum=0),
     SettingSpec("user_agent", str, "papercast/0.1 (self-hosted paper discovery)",
                 "User-Agent sent to remote endpoints; put a contact address in it.",
                 rule=Rule("printable ASCII text on one line", _header_text)),
@@ -373,6 +408,10 @@ class Settings:
     oai_base_url: str
     arxiv_api_url: str
     hf_daily_url: str
+    harvest_follow: str
+    harvest_holidays: str
+    harvest_delay_minutes: float
+    harvest_first_days: int
     user_agent: str
     log_level: str
     embedding_model: str

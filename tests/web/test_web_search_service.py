@@ -24,7 +24,7 @@ from papercast.web.app import create_app
 def indexed_client(papercast: Papercast) -> Iterator[TestClient]:
     papercast.index_follower().catch_up()
     service = papercast.search_service(semantic=False)
-    with TestClient(create_app(papercast, search_backend=service)) as client:
+    with TestClient(create_app(papercast.web_services(search_backend=service))) as client:
         yield client
 
 
@@ -88,7 +88,7 @@ def semantic_client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     tuning = SearchTuning(fusion=replace(LEXICAL_ENCODER_WEIGHTS, similarity_floor=0.5))
     service = papercast.search_service(tuning=tuning)
     try:
-        with TestClient(create_app(papercast, search_backend=service)) as client:
+        with TestClient(create_app(papercast.web_services(search_backend=service))) as client:
             yield client
     finally:
         service.close()

@@ -15,12 +15,12 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from papercast.domain.fusion import FusionWeights, convex_fusion, pin_first, wei
 from papercast.domain.papers import Paper, parse_paper_id
 from papercast.domain.query import ParsedQuery, TextSegment, parse_query, relax_phrases
 from papercast.embeddings.text import paper_text
-from papercast.ports import Embedder
+from papercast.ports import Embedder, KeywordSearcher, PaperBatchReader, VectorSearcher
 
 log = logging.getLogger("papercast.search")
 
@@ -40,44 +40,6 @@ FILTERED_VECTOR_FACTOR = 5
 FEEDBACK_POOL_FACTOR = 2
 ENCODER_THREADS = 2
 QUERY_VECTOR_CACHE = 256
-
-
-class KeywordPage(Protocol):
-    hits: list[tuple[str, float]]
-    total: int
-
-
-class KeywordSearcher(Protocol):
-    """What search needs of the keyword index (`index.keyword.TantivyKeywordIndex`)."""
-
-    def search(self, parsed: ParsedQuery, limit: int = 10, offset: int = 0,
-               sort: str = "relevance") -> KeywordPage: ...
-
-    def filter_ids(self, parsed: ParsedQuery, paper_ids: Sequence[str]) -> set[str]: ...
-
-    def pinned_ids(self, parsed: ParsedQuery) -> list[str]: ...
-
-    def highlight(self, text: str, parsed: ParsedQuery,
-                  max_chars: int | None = None) -> tuple[TextSegment, ...]: ...
-
-
-class VectorSearcher(Protocol):
-    """What search needs of the vector index (`index.vectors.VectorIndex`)."""
-
-    def search(self, query_vector: Any, limit: int,
-               exclude_ids: Iterable[str] = ()) -> list[tuple[str, float]]: ...
-
-    def vector(self, paper_id: str) -> Any | None: ...
-
-    def vectors(self, paper_ids: Sequence[str]) -> tuple[list[str], Any]: ...
-
-    def neighbours(self, paper_id: str, limit: int) -> list[tuple[str, float]] | None: ...
-
-    def __len__(self) -> int: ...
-
-
-class PaperReader(Protocol):
-    def get_many(self, paper_ids: Sequence[str], *, history: bool = True) -> dict[str, Paper]: ...
 
 
 @dataclass(frozen=True)
@@ -173,7 +135,8 @@ class SearchService:
     """Searches the loaded indexes; hydrates hits from the paper store."""
 
     def __init__(self, keyword_index: KeywordSearcher, vector_index: VectorSearcher | None,
-                 embedder: Embedder | None, papers: PaperReader, tuning: SearchTuning | None = None) -> None:
+                 embedder: Embedder | None, papers: PaperBatchReader,
+                 tuning: SearchTuning | None = None) -> None:
         self._keyword = keyword_index
         self._vectors = vector_index
         self._embedder = embedder

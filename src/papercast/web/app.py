@@ -1,5 +1,6 @@
-"""The web application: `create_app(papercast)` wires pages, the JSON API, feeds, health and
-metrics over the services of one `Papercast`, behind the middleware every response passes.
+"""The web application: `create_app(services)` wires pages, the JSON API, feeds, health and
+metrics over the `WebServices` the composition root built (`Papercast.web_services`), behind the
+middleware every response passes.
 
 Middleware, outermost first: metrics → security headers → CORS (API and feeds) → error
 boundary (a logged 500, never a trace) → HEAD as GET → rate limit → response cache → routes.
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -22,7 +23,7 @@ from papercast import __version__
 from papercast.web.api import docs as api_docs
 from papercast.web.api import routes as api_routes
 from papercast.web.api import schemas
-from papercast.web.context import WebConfig, WebContext
+from papercast.web.context import BackgroundWorker, WebConfig, WebContext, WebServices
 from papercast.web.cors import ReadOnlyCorsMiddleware
 from papercast.web.errors import ErrorBoundaryMiddleware, install_error_handlers
 from papercast.web.feeds import routes as feed_routes
@@ -33,18 +34,11 @@ from papercast.web.metrics import HttpMetrics, MetricsMiddleware
 from papercast.web.microcache import ResponseCache, ResponseCacheMiddleware
 from papercast.web.problems import problem_bytes, wants_problem
 from papercast.web.ratelimit import RateLimitMiddleware, TokenBuckets
-from papercast.web.search import CatalogSearch, SearchBackend, WebSearch
+from papercast.web.search import CatalogSearch, WebSearch
 from papercast.web.templating import STATIC_DIR, build_templates
 from papercast.web.ui import pages, papers, search
 
-if TYPE_CHECKING:
-    from papercast.bootstrap import Papercast
-
 log = logging.getLogger("papercast.web")
-
-# Something to run beside the web server for the app's lifetime (the index follower, the
-# scheduler): entered at startup, exited at shutdown. `papercast serve --no-worker` passes none.
-BackgroundWorker = Callable[[], AbstractContextManager[Any]]
 
 REQUEST_THREADS = 2  # threads per process for synchronous routes
 API_DESCRIPTION = (
@@ -53,15 +47,13 @@ API_DESCRIPTION = (
 )
 
 
-def create_app(papercast: Papercast, *, search_backend: SearchBackend | None = None,
-               config: WebConfig | None = None, worker: BackgroundWorker | None = None) -> FastAPI:
-    """The ASGI app over `papercast`. `search_backend` answers searches (`papercast serve` passes
-    the search service); without one, a plain catalog match (`CatalogSearch`) does."""
-    config = config or WebConfig.from_settings(papercast.settings)
-    context = _context(papercast, search_backend, config)
+def create_app(services: WebServices) -> FastAPI:
+    """The ASGI app over `services`. Their search backend answers searches (`papercast serve`
+    passes the search service); without one, a plain catalog match (`CatalogSearch`) does."""
+    context = _context(services)
     app = FastAPI(title="papercast API", version=__version__, description=API_DESCRIPTION,
                   openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
-                  lifespan=_lifespan(worker))
+                  lifespan=_lifespan(services.worker))
     app.state.web = context
     app.include_router(api_routes.router, prefix="/api/v1")
     for router in (pages.router, search.router, papers.router, api_docs.router, feed_routes.router,
@@ -70,9 +62,9 @@ def create_app(papercast: Papercast, *, search_backend: SearchBackend | None = N
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
-    monotonic = papercast.clock.monotonic
+    monotonic = services.monotonic
     app.add_middleware(ResponseCacheMiddleware, cache=_response_cache(context, monotonic))
-    app.add_middleware(RateLimitMiddleware, buckets=_buckets(config, monotonic),
+    app.add_middleware(RateLimitMiddleware, buckets=_buckets(context.config, monotonic),
                        reject=_rate_limited(context))
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(ErrorBoundaryMiddleware)
@@ -82,13 +74,13 @@ def create_app(papercast: Papercast, *, search_backend: SearchBackend | None = N
     return app
 
 
-def _context(papercast: Papercast, backend: SearchBackend | None, config: WebConfig) -> WebContext:
-    listings = papercast.listings
-    backend = backend or CatalogSearch(listings, monotonic=papercast.clock.monotonic)
+def _context(services: WebServices) -> WebContext:
+    listings = services.listings
+    backend = services.search_backend or CatalogSearch(listings, monotonic=services.monotonic)
     log.info("web.search backend=%s", type(backend).__name__)
-    return WebContext(papercast=papercast, catalog=papercast.catalog, listings=listings,
-                      search=WebSearch(backend, listings), templates=build_templates(),
-                      metrics=HttpMetrics(), config=config)
+    return WebContext(catalog=services.catalog, listings=listings, search=WebSearch(backend, listings),
+                      templates=build_templates(), metrics=HttpMetrics(), config=services.config,
+                      health=services.health, operations=services.operations)
 
 
 def _buckets(config: WebConfig, monotonic: Callable[[], float]) -> TokenBuckets | None:
