@@ -5,19 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from papercast.bootstrap import Papercast, build
-from papercast.settings import Settings
-from papercast.sources.minimal_jsonl import MinimalJsonlSource
-
-
-def _app(database_url: str, data_dir: Path) -> Papercast:
-    settings = Settings.load(env={}, data_dir=data_dir, database_url=database_url, embedding_model="hashing")
-    return build(settings)
-
-
-def _ingest(app: Papercast, path: Path) -> None:
-    source = MinimalJsonlSource(path)
-    app.ingest.ingest(source.items(), source.name)
+from support.apps import hashing_app, ingest_file
 
 
 def _split_corpus(shared_data: Path, tmp_path: Path) -> tuple[Path, Path]:
@@ -31,9 +19,9 @@ def _split_corpus(shared_data: Path, tmp_path: Path) -> tuple[Path, Path]:
 def test_worker_indexes_and_a_web_process_sees_it_without_restart(
         database_url: str, tmp_path: Path, shared_data: Path) -> None:
     first, second = _split_corpus(shared_data, tmp_path)
-    worker, web = _app(database_url, tmp_path / "data"), _app(database_url, tmp_path / "data")
+    worker, web = hashing_app(database_url, tmp_path / "data"), hashing_app(database_url, tmp_path / "data")
     try:
-        _ingest(worker, first)
+        ingest_file(worker, first)
         worker.embedding_service().catch_up()
         assert worker.index_follower().catch_up().wrote
         search = web.search_service()
@@ -41,7 +29,7 @@ def test_worker_indexes_and_a_web_process_sees_it_without_restart(
         late_title = json.loads(second.read_text().splitlines()[0])["title"]
         assert late_title not in [h.title for h in search.search(late_title, limit=10).results]
 
-        _ingest(worker, second)
+        ingest_file(worker, second)
         worker.embedding_service().catch_up()
         worker.index_follower().catch_up()
         web.index_follower().catch_up()  # what the web process's follower thread does: reload
@@ -59,9 +47,9 @@ def test_worker_indexes_and_a_web_process_sees_it_without_restart(
 
 def test_the_worker_precomputes_similar_papers_and_the_web_process_serves_them(
         database_url: str, tmp_path: Path, shared_data: Path) -> None:
-    worker, web = _app(database_url, tmp_path / "data"), _app(database_url, tmp_path / "data")
+    worker, web = hashing_app(database_url, tmp_path / "data"), hashing_app(database_url, tmp_path / "data")
     try:
-        _ingest(worker, shared_data / "seed-papers.jsonl")
+        ingest_file(worker, shared_data / "seed-papers.jsonl")
         worker.embedding_service().catch_up()
         follower = worker.index_follower()
         follower.catch_up()
@@ -87,11 +75,11 @@ def test_the_worker_precomputes_similar_papers_and_the_web_process_serves_them(
 def test_processes_with_their_own_directories_follow_independently(
         database_url: str, tmp_path: Path, shared_data: Path) -> None:
     first, second = _split_corpus(shared_data, tmp_path)
-    one, two = _app(database_url, tmp_path / "one"), _app(database_url, tmp_path / "two")
+    one, two = hashing_app(database_url, tmp_path / "one"), hashing_app(database_url, tmp_path / "two")
     try:
-        _ingest(one, first)
+        ingest_file(one, first)
         assert one.index_follower().catch_up().papers_indexed == 150
-        _ingest(two, second)
+        ingest_file(two, second)
         assert two.index_follower().catch_up().papers_indexed == 236
         assert one.index_follower().catch_up().papers_indexed == 86
         assert one.index_follower().status().keyword_lag_changes == 0
@@ -102,9 +90,9 @@ def test_processes_with_their_own_directories_follow_independently(
 
 def test_rebuild_gives_the_same_index_as_following(database_url: str, tmp_path: Path,
                                                    shared_data: Path) -> None:
-    app = _app(database_url, tmp_path / "data")
+    app = hashing_app(database_url, tmp_path / "data")
     try:
-        _ingest(app, shared_data / "seed-papers.jsonl")
+        ingest_file(app, shared_data / "seed-papers.jsonl")
         app.embedding_service().catch_up()
         app.index_follower().catch_up()
         search = app.search_service()
@@ -121,9 +109,9 @@ def test_same_rankings_on_sqlite_and_postgresql(postgres_url: str, tmp_path: Pat
     queries = [json.loads(line)["query"] for line in lines]
     rankings = []
     for name, url in (("sqlite", f"sqlite:///{tmp_path / 'papercast.db'}"), ("postgresql", postgres_url)):
-        app = _app(url, tmp_path / name)
+        app = hashing_app(url, tmp_path / name)
         try:
-            _ingest(app, shared_data / "seed-papers.jsonl")
+            ingest_file(app, shared_data / "seed-papers.jsonl")
             app.embedding_service().catch_up()
             app.index_follower().catch_up()
             search = app.search_service()

@@ -49,7 +49,7 @@ def test_background_worker_keeps_the_index_following(papercast: Papercast) -> No
     with background_worker(papercast, interval=0.05):
         follower = papercast.index_follower()
         for _ in range(600):  # up to 30 s on a busy machine; it usually takes well under one
-            if follower.keyword.last_change_seq >= papercast.papers.max_change_seq():
+            if follower.status().keyword_seq >= papercast.papers.max_change_seq():
                 break
             time.sleep(0.05)
-    assert follower.keyword.last_change_seq == papercast.papers.max_change_seq()
+    assert follower.status().keyword_seq == papercast.papers.max_change_seq()

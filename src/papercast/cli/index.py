@@ -18,10 +18,14 @@ NEIGHBOURS_PER_ROUND = 5_000
 
 
 @app.command("status")
-def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """How far the local search indexes trail the database (in changes and seconds)."""
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    verify: bool = typer.Option(False, "--verify", help="Also read every index file and check its checksum."),
+) -> None:
+    """How far the local search indexes trail the database (in changes and seconds), and any
+    damage found in them, with what to do."""
     with papercast_app() as papercast:
-        report = papercast.index_follower().status()
+        report = papercast.index_follower().status(verify=verify)
     if as_json:
         typer.echo(json.dumps(report.as_dict()))
         return
@@ -33,6 +37,19 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                f"{report.embeddings_pending:,} papers wait for `papercast embed`")
     typer.echo(f"similar:  {report.neighbours_pending:,} papers wait for their similar papers "
                "(the worker computes them)")
+    for name, problem in (("keyword", report.keyword_problem), ("vectors", report.vector_problem)):
+        if problem:
+            typer.echo(f"problem:  the {name} index cannot be trusted: {problem}")
+    if report.keyword_problem or report.vector_problem:
+        typer.echo(f"todo:     {_repair_advice(report.writer_pid)}")
+
+
+def _repair_advice(writer_pid: int | None) -> str:
+    if writer_pid is None:
+        return ("run `papercast index rebuild` (or start `papercast serve` or `papercast worker`: "
+                "they rebuild it)")
+    return (f"the process that writes the index (pid {writer_pid}) rebuilds it from the database on its "
+            "own; searches meanwhile answer from what still works")
 
 
 @app.command("rebuild")

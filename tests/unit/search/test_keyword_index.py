@@ -10,6 +10,7 @@ import pytest
 
 from papercast.domain.papers import Author, Paper
 from papercast.domain.query import parse_query
+from papercast.index.durable import DamagedFiles
 from papercast.index.keyword import STATE_FILE, TantivyKeywordIndex
 
 
@@ -155,11 +156,23 @@ def test_state_file_records_the_change_sequence(tmp_path: Path) -> None:
     assert [p for p, _ in reopened.search(parse_query("images"), limit=5).hits] == ["2201.00002"]
 
 
-def test_an_index_of_another_schema_is_reset(tmp_path: Path) -> None:
+def test_an_index_of_another_schema_or_without_state_is_untrusted(tmp_path: Path) -> None:
+    directory = tmp_path / "keyword"
+    TantivyKeywordIndex(directory).commit(9)
+    assert TantivyKeywordIndex(directory, create=False).problem is None
+    (directory / STATE_FILE).write_text(json.dumps({"schema_version": -1, "last_change_seq": 9}))
+    assert "schema version -1" in str(TantivyKeywordIndex(directory).problem)
+    (directory / STATE_FILE).unlink()
+    reopened = TantivyKeywordIndex(directory)
+    assert "state file" in str(reopened.problem) and reopened.last_change_seq == 0
+
+
+def test_files_that_are_not_an_index_are_refused_not_overwritten(tmp_path: Path) -> None:
     directory = tmp_path / "keyword"
     directory.mkdir()
     (directory / "stale-segment").write_text("old")
-    (directory / STATE_FILE).write_text(json.dumps({"schema_version": -1, "last_change_seq": 9}))
-    keyword = TantivyKeywordIndex(directory)
-    assert keyword.last_change_seq == 0
-    assert not (directory / "stale-segment").exists()
+    with pytest.raises(DamagedFiles, match="meta.json is missing"):
+        TantivyKeywordIndex(directory)
+    assert (directory / "stale-segment").read_text() == "old"
+    with pytest.raises(DamagedFiles, match="holds no index"):
+        TantivyKeywordIndex(tmp_path / "absent", create=False)
