@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from papercast.bootstrap import Papercast
+from papercast.index import vector_files
 from support.apps import hashing_app, ingest_file
 
 
@@ -120,3 +125,74 @@ def test_same_rankings_on_sqlite_and_postgresql(postgres_url: str, tmp_path: Pat
             app.close()
     assert rankings[0] == rankings[1]
     assert all(len(ranking) == 10 for ranking in rankings[0])
+
+
+def _files(folder: Path) -> set[str]:
+    return {path.name for path in folder.iterdir()}
+
+
+def _worker_and_web(database_url: str, data_dir: Path, papers: Path) -> tuple[Papercast, Papercast]:
+    """Two processes on one index directory; the worker has indexed `papers`, the web one loaded them."""
+    worker, web = hashing_app(database_url, data_dir), hashing_app(database_url, data_dir)
+    ingest_file(worker, papers)
+    worker.embedding_service().catch_up()
+    worker.index_follower().catch_up()
+    web.index_follower().catch_up()
+    return worker, web
+
+
+def test_a_reader_keeps_what_it_loaded_when_the_writer_deletes_it(
+        database_url: str, tmp_path: Path, shared_data: Path) -> None:
+    worker, web = _worker_and_web(database_url, tmp_path / "data", shared_data / "seed-papers.jsonl")
+    try:
+        search = web.search_service()
+        before = search.search("attention transformer", limit=10)
+        loaded_vectors, loaded_keyword = web.index_follower().vectors, web.index_follower().keyword
+        assert loaded_keyword is not None and loaded_vectors is not None
+        vector_files_loaded = _files(tmp_path / "data" / "index" / "vectors")
+
+        worker.index_follower().rebuild()  # new directories and a new base...
+        worker.index_follower().refresh_neighbours()  # ...and one more save: what `web` loaded is deleted
+        assert not loaded_keyword.directory.exists()  # type: ignore[union-attr]
+        assert not vector_files_loaded & _files(tmp_path / "data" / "index" / "vectors") - {"meta.json"}
+        again = search.search("attention transformer", limit=10)  # memory-mapped: still readable
+        assert (again.ranking, again.mode) == (before.ranking, "hybrid")
+
+        web.index_follower().catch_up()
+        assert web.index_follower().keyword is not loaded_keyword
+        assert web.index_follower().vectors is not loaded_vectors
+        similar = search.similar("seed-001", limit=6)
+        assert similar.mode == "vector" and web.index_follower().vectors.neighbours("seed-001", 6)  # type: ignore[union-attr]
+        assert search.search("attention transformer", limit=10).ranking == before.ranking
+    finally:
+        worker.close()
+        web.close()
+
+
+def test_a_reader_whose_load_races_the_writer_keeps_its_index_and_loads_the_next(
+        database_url: str, tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = _split_corpus(shared_data, tmp_path)
+    worker, web = _worker_and_web(database_url, tmp_path / "data", first)
+    try:
+        loaded = web.index_follower().vectors
+        ingest_file(worker, second)
+        worker.embedding_service().catch_up()
+        worker.index_follower().catch_up()  # a delta the web process starts to read...
+        real_read = vector_files.read_segment
+
+        def writer_moves_on_first(*args: Any, **kwargs: Any) -> Any:
+            monkeypatch.setattr(vector_files, "read_segment", real_read)
+            worker.index_follower().rebuild()  # ...while the writer publishes twice, deleting it
+            worker.index_follower().refresh_neighbours()
+            return real_read(*args, **kwargs)
+
+        monkeypatch.setattr(vector_files, "read_segment", writer_moves_on_first)
+        web.index_follower().catch_up()
+        assert web.index_follower().vectors is loaded and loaded is not None and len(loaded) == 150
+        assert web.search_service().search("attention transformer", limit=5).mode == "hybrid"
+        web.index_follower().catch_up()
+        reloaded = web.index_follower().vectors
+        assert reloaded is not None and len(reloaded) == 236 and reloaded.pending_neighbours() == 0
+    finally:
+        worker.close()
+        web.close()

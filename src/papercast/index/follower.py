@@ -111,7 +111,7 @@ class IndexFollower:
         self.model_id = model_id
         self._clock = clock
         self._exact_max = exact_max
-        self._verify_every = verify_every
+        self.verify_every = verify_every  # seconds; tests and operators may shorten it
         self._lock = threading.RLock()
         self._writer_lock: IO[str] | None = None
         self._verified_at: float | None = None
@@ -140,7 +140,7 @@ class IndexFollower:
                 self._reload()
                 return FollowReport(0, 0, wrote=False)
             self._take_search_failure()
-            if self._verified_at is None or time.monotonic() - self._verified_at >= self._verify_every:
+            if self._verified_at is None or time.monotonic() - self._verified_at >= self.verify_every:
                 self._check(thorough=self._verified_at is None)
             for name, problem in (("keyword", self.keyword_problem), ("vectors", self.vector_problem)):
                 if problem:

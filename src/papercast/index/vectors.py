@@ -337,7 +337,8 @@ class VectorIndex:
         if published is None:
             return True
         base_bytes = published.base.size + (int(published.graph["bytes"]) if published.graph else 0)
-        delta_bytes = sum(entry.size for entry in published.deltas)
+        unsaved_rows = self._size - published.rows
+        delta_bytes = sum(entry.size for entry in published.deltas) + unsaved_rows * self.dimension * 4
         if delta_bytes > COMPACT_DELTA_FRACTION * base_bytes:
             return True
         graph_rows = int(published.graph["rows"]) if published.graph else 0
@@ -498,7 +499,8 @@ class VectorIndex:
         return matrix
 
     def _kill(self, row: int) -> None:
-        del self._rows[self._ids[row]]
+        if self._rows.get(self._ids[row]) == row:  # a replayed delta may have appended its successor
+            del self._rows[self._ids[row]]
         self._alive[row] = False
         self._dead += 1
         self._unsaved_dead.append(row)
