@@ -173,3 +173,17 @@ def test_an_index_holding_more_papers_than_the_database_had_is_rebuilt(
     assert status.keyword_problem == f"it holds {PAPERS} papers, the database 118"
     assert app.index_follower().catch_up().repaired == ("keyword", "vectors")
     assert app.index_follower().status().keyword_documents == 118
+
+
+def test_the_writer_removes_a_build_a_writer_that_died_left_behind(
+        sqlite_url: str, tmp_path: Path, shared_data: Path, processes: list[Papercast]) -> None:
+    data_dir = tmp_path / "data"
+    expected = _built(sqlite_url, data_dir, shared_data)
+    left_behind = data_dir / "index" / "keyword-0badc0de"
+    left_behind.mkdir()
+    (left_behind / "meta.json").write_text("{}")
+    app = hashing_app(sqlite_url, data_dir)
+    processes.append(app)
+    app.index_follower().catch_up()
+    assert not left_behind.exists()
+    assert app.search_service().search(QUERY, limit=10).ranking == expected

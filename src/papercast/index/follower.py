@@ -136,9 +136,12 @@ class IndexFollower:
         """Index what changed since the last sequence held, repairing what is damaged or stale;
         reload instead when another process writes."""
         with self._lock:
+            first = not self.is_writer
             if not self._acquire_writer():
                 self._reload()
                 return FollowReport(0, 0, wrote=False)
+            if first:
+                self._remove_stray_builds()
             self._take_search_failure()
             if self._verified_at is None or time.monotonic() - self._verified_at >= self.verify_every:
                 self._check(thorough=self._verified_at is None)
@@ -193,8 +196,14 @@ class IndexFollower:
         assert index.directory is not None
         durable.write_json(self.directory / KEYWORD_POINTER, {"directory": index.directory.name})
         self.keyword, self.keyword_problem, self._keyword_build = index, None, None
-        for folder in self.directory.iterdir():  # earlier builds and what is left of damaged ones
-            if folder.is_dir() and _KEYWORD_NAME.match(folder.name) and folder != index.directory:
+        self._remove_stray_builds()
+
+    def _remove_stray_builds(self) -> None:
+        """Delete keyword directories that are neither current nor being built: earlier builds,
+        what is left of damaged ones, and a build a writer that died did not finish."""
+        keep = {index.directory for index in (self.keyword, self._keyword_build) if index is not None}
+        for folder in self.directory.iterdir():
+            if folder.is_dir() and _KEYWORD_NAME.match(folder.name) and folder not in keep:
                 shutil.rmtree(folder, ignore_errors=True)
 
     def _follow_vectors(self, max_batches: int | None) -> tuple[int, bool]:
@@ -338,7 +347,7 @@ class IndexFollower:
         try:
             folder = self._keyword_directory()
             if self.keyword is not None and not failed and folder == self.keyword.directory:
-                self.keyword.refresh()
+                self._refresh_keyword(self.keyword)
                 return
             if folder is not None:
                 index = TantivyKeywordIndex(folder, create=False)
@@ -347,6 +356,15 @@ class IndexFollower:
             if self.keyword is None or failed:
                 self.keyword, self.keyword_problem = None, str(error)
             self._report("keyword", str(error), action="waiting for the process that writes the index")
+
+    @staticmethod
+    def _refresh_keyword(keyword: TantivyKeywordIndex) -> None:
+        """Take the writer's latest commit; once more if the first try met files the writer's
+        merge had just deleted (tantivy cannot know that another process still reads them)."""
+        try:
+            keyword.refresh()
+        except DamagedFiles:
+            keyword.refresh()
 
     # -- checking ------------------------------------------------------------------------------
 
