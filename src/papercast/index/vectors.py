@@ -448,7 +448,9 @@ class VectorIndex:
             return False
         if manifest.generation == persisted.manifest.generation:
             return True
-        segments = [vector_files.read_segment(directory, entry, self.dimension) for entry in manifest.deltas]
+        applied = {entry.name for entry in persisted.manifest.deltas}  # segments never change once named
+        segments = [vector_files.read_segment(directory, entry, self.dimension)
+                    for entry in manifest.deltas if entry.name not in applied]
         with self._changing, self._lock:
             for segment in segments:
                 self._replay(segment)

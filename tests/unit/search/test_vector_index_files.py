@@ -94,17 +94,27 @@ def test_a_graph_index_searches_rows_saved_after_its_graph(tmp_path: Path) -> No
 
 
 def test_a_reader_applies_the_deltas_a_writer_publishes(tmp_path: Path) -> None:
-    writer = _index(1_000)
+    writer = _index(1_000, dimension=384)  # lists a tenth of a row, as with MiniLM
     writer.save(tmp_path)
     reader = VectorIndex.load(tmp_path)
-    writer.upsert(["fresh", "p1"], _unit(2, seed=7))
+    writer.upsert(["fresh", "p1"], _unit(2, seed=7, dimension=384))
     writer.remove(["p2"])
     writer.refresh_neighbours(max_rows=50)
     writer.save(tmp_path)
     assert reader.update_from(tmp_path)
-    _same_answers(reader, writer, _unit(5, seed=8))
+    _same_answers(reader, writer, _unit(5, seed=8, dimension=384))
     assert "p2" not in reader and reader.neighbours("p0", 5) == writer.neighbours("p0", 5)
-    writer.upsert([f"many{n}" for n in range(400)], _unit(400, seed=9))
+    kinds = []
+    for step in range(vectors.MAX_DELTA_SEGMENTS + 1):  # one delta after another, a merge, a delta
+        writer.upsert([f"step{step}", f"p{10 + step}"], _unit(2, seed=20 + step, dimension=384))
+        writer.remove([f"p{40 + step}"])
+        writer.refresh_neighbours(max_rows=30)
+        kinds.append(writer.save(tmp_path).kind)
+        assert reader.update_from(tmp_path)
+        _same_answers(reader, writer, _unit(3, seed=40 + step, dimension=384))
+    assert kinds[-2:] == ["merge", "delta"]
+    assert reader.neighbours("step3", 5) == writer.neighbours("step3", 5)
+    writer.upsert([f"many{n}" for n in range(400)], _unit(400, seed=9, dimension=384))
     assert writer.save(tmp_path).kind == "base"
     assert not reader.update_from(tmp_path)  # a new base: the reader loads it afresh
 
