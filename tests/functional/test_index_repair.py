@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from papercast.bootstrap import Papercast
+from papercast.index.vectors import VectorIndex
 from support.apps import hashing_app, ingest_file
 from support.index_damage import KEYWORD_DAMAGE, VECTOR_DAMAGE, Damage
 
@@ -186,4 +189,27 @@ def test_the_writer_removes_a_build_a_writer_that_died_left_behind(
     processes.append(app)
     app.index_follower().catch_up()
     assert not left_behind.exists()
+    assert app.search_service().search(QUERY, limit=10).ranking == expected
+
+
+def test_a_vector_index_of_the_format_before_segments_is_rewritten_once(
+        sqlite_url: str, tmp_path: Path, shared_data: Path, processes: list[Papercast]) -> None:
+    data_dir = tmp_path / "data"
+    expected = _built(sqlite_url, data_dir, shared_data)
+    folder = data_dir / "index" / "vectors"
+    saved = VectorIndex.load(folder)
+    ids, matrix = saved.vectors([f"seed-{n:03d}" for n in range(1, PAPERS + 1)])
+    shutil.rmtree(folder)
+    folder.mkdir()
+    np.save(folder / "vectors-old1.npy", matrix)
+    np.save(folder / "alive-old1.npy", np.ones(len(ids), dtype=bool))
+    (folder / "ids-old1.json").write_text(json.dumps(ids))
+    (folder / "meta.json").write_text(json.dumps({
+        "format": 1, "generation": "old1", "dimension": matrix.shape[1], "rows": len(ids),
+        "count": len(ids), "hnsw": False, "metadata": saved.metadata}))
+    app = hashing_app(sqlite_url, data_dir)
+    processes.append(app)
+    first = app.index_follower().catch_up()
+    assert first.vector_save is not None and first.vector_save.kind == "base"
+    assert not list(folder.glob("*-old1.*")) and app.index_follower().catch_up().vector_save is None
     assert app.search_service().search(QUERY, limit=10).ranking == expected

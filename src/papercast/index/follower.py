@@ -232,7 +232,9 @@ class IndexFollower:
         if build is not None:
             build.index, build.seq = vectors, seq
             return indexed, caught_up and self._finish_vector_build(build)
-        if vectors is not None and indexed:
+        # Also saved when unchanged but loaded from what a save cannot extend (an older format),
+        # so that the next catch-up's save is a delta.
+        if vectors is not None and (indexed or not vectors.saved_in(self.directory / VECTOR_DIR)):
             vectors.metadata["embedding_seq"] = seq
             self._save_vectors(vectors)
             log.info("index.vectors.follow vectors=%d seq=%d", indexed, seq)

@@ -328,6 +328,13 @@ class VectorIndex:
             self._persisted = _Persisted(directory, manifest, self._layout)
         return SaveReport(kind, written, time.perf_counter() - started, manifest.rows, len(manifest.segments))
 
+    def saved_in(self, directory: Path) -> bool:
+        """Whether this index's rows are the ones last saved in `directory`, so that a save there
+        need only add what changed (False after a load of an older format, or of an index whose
+        graph was not saved)."""
+        persisted = self._persisted
+        return persisted is not None and persisted.directory == directory and persisted.layout == self._layout
+
     def _can_extend(self, directory: Path, published: Manifest | None) -> bool:
         persisted = self._persisted
         return (persisted is not None and published is not None and persisted.directory == directory
