@@ -37,7 +37,7 @@ import numpy as np
 
 from papercast.clock import Clock
 from papercast.domain.errors import Conflict, IndexUnavailable
-from papercast.index import durable, vector_files
+from papercast.index import durable, health, vector_files
 from papercast.index.durable import DamagedFiles
 from papercast.index.keyword import TantivyKeywordIndex
 from papercast.index.vectors import SaveReport, VectorIndex
@@ -282,7 +282,7 @@ class IndexFollower:
     def _save_vectors(self, vectors: VectorIndex) -> None:
         report = vectors.save(self.directory / VECTOR_DIR)
         self.last_save = report
-        self._vector_generation = _generation(self.directory / VECTOR_DIR)
+        self._vector_generation = vector_files.published_generation(self.directory / VECTOR_DIR)
         log.info("index.vectors.save kind=%s bytes=%d seconds=%.3f segments=%d", report.kind,
                  report.bytes_written, report.seconds, report.segments)
 
@@ -311,7 +311,7 @@ class IndexFollower:
         return self.directory / name
 
     def _load_vectors(self) -> None:
-        self._vector_generation = _generation(self.directory / VECTOR_DIR)
+        self._vector_generation = vector_files.published_generation(self.directory / VECTOR_DIR)
         try:
             self.vectors, self.vector_problem = self._read_vectors(), None
         except DamagedFiles as error:
@@ -331,7 +331,7 @@ class IndexFollower:
     def _reload(self) -> None:
         """As a reader: take what the writer published, keeping what answers when that fails."""
         self._reload_keyword()
-        generation = _generation(self.directory / VECTOR_DIR)
+        generation = vector_files.published_generation(self.directory / VECTOR_DIR)
         if generation == self._vector_generation and self.vectors is not None:
             return
         try:
@@ -396,62 +396,19 @@ class IndexFollower:
             # Only the writer's view must equal the files: a reader's may trail the latest commit.
             if self.is_writer and documents != keyword.doc_count:
                 return f"its files hold {documents:,} papers, the index in memory {keyword.doc_count:,}"
-            return self._keyword_contradiction(keyword.last_change_seq, keyword.doc_count)
+            return health.keyword_contradiction(self._papers, keyword.last_change_seq, keyword.doc_count)
         except DamagedFiles as error:
             return str(error)
-
-    def _keyword_contradiction(self, seq: int, documents: int) -> str | None:
-        # The count is read before the changes after `seq`, so a paper written in between can
-        # only lower the bound below: concurrent ingest never makes a good index look stale.
-        catalog = self._papers.count()
-        catalog_seq = self._papers.max_change_seq()
-        if seq > catalog_seq:
-            return (f"it holds changes up to sequence {seq:,} but the database only to {catalog_seq:,}: "
-                    "it was built from another database")
-        if documents > catalog:
-            return f"it holds {documents:,} papers, the database {catalog:,}"
-        held = catalog - self._papers.changes_after(seq)
-        if documents < held:
-            return f"it holds {documents:,} papers, the database had {held:,} at sequence {seq:,}"
-        return None
 
     def _vector_trouble(self, vectors: VectorIndex, thorough: bool, *, on_disk: bool) -> str | None:
+        """Why `vectors` cannot be trusted, or None."""
         try:
             if on_disk:
-                self._check_vector_files()
+                health.check_vector_files(self.directory / VECTOR_DIR)
         except DamagedFiles as error:
             return str(error)
-        seq, newest = _sequence_of(vectors), self._embeddings.last_seq()
-        if seq > newest:
-            return (f"it holds vectors up to sequence {seq:,} but the database only to {newest:,}: "
-                    "it was built from another database")
-        if not thorough or self.model_id is None:
-            return None
-        stored = self._embeddings.count(self.model_id)  # before the changes, as for papers
-        later = self._embeddings.changes_after(seq)
-        if not stored - later <= len(vectors) <= stored + later:
-            return (f"it holds {len(vectors):,} vectors, the database {stored:,} of {self.model_id} "
-                    f"({later:,} written after sequence {seq:,})")
-        return None
-
-    def _check_vector_files(self, verify: bool = False) -> None:
-        """Raise `DamagedFiles` unless the published manifest and the files it names are whole."""
-        folder = self.directory / VECTOR_DIR
-        for attempt in range(2):  # the writer may publish (and delete) between reading and checking
-            manifest = vector_files.read_manifest(folder)
-            if manifest is None:
-                raise DamagedFiles(f"{folder / vector_files.MANIFEST}: missing")
-            try:
-                for entry in manifest.segments:
-                    for kind, info in entry.files.items():
-                        vector_files.check_file(folder / f"{entry.name}.{kind}", info, verify=verify)
-                if manifest.graph is not None:
-                    graph = manifest.graph
-                    vector_files.check_file(folder / str(graph["file"]), graph, verify=verify)
-                return
-            except DamagedFiles:
-                if attempt or _generation(folder) == str(manifest.generation):
-                    raise
+        return health.vector_contradiction(self._embeddings, self.model_id, _sequence_of(vectors),
+                                           len(vectors), thorough=thorough)
 
     def _report(self, index: str, problem: str, action: str | None = None) -> None:
         """Log a problem once: the event a person or a log alert acts on."""
@@ -564,7 +521,8 @@ class IndexFollower:
         vector_problem = self.vector_problem or (
             self._vector_trouble(vectors, True, on_disk=True) if vectors is not None else None)
         if vectors is not None and vector_problem is None and verify:
-            vector_problem = _checksum_problem(lambda: self._check_vector_files(verify=True))
+            folder = self.directory / VECTOR_DIR
+            vector_problem = _checksum_problem(lambda: health.check_vector_files(folder, verify=True))
         catalog_seq = self._papers.max_change_seq()
         keyword_seq = keyword.last_change_seq if keyword is not None and not keyword_problem else 0
         vector_seq = _sequence_of(vectors) if not vector_problem else 0
@@ -619,16 +577,6 @@ def _checksum_problem(verify: Callable[[], Any]) -> str | None:
     except DamagedFiles as error:
         return str(error)
     return None
-
-
-def _generation(folder: Path) -> str | None:
-    """Which save of the vector index is on disk (each save publishes a new generation)."""
-    try:
-        meta = json.loads((folder / vector_files.MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    generation = meta.get("generation") if isinstance(meta, dict) else None
-    return str(generation) if generation else None
 
 
 class LiveKeywordIndex:

@@ -142,6 +142,17 @@ def _legacy_manifest(meta: dict[str, Any]) -> Manifest:
                     dict(meta.get("metadata") or {}), (), None, legacy=meta)
 
 
+def published_generation(directory: Path) -> str | None:
+    """Which save is published in `directory` (each save publishes a new generation), cheaply:
+    how processes that read the index see that the writer saved."""
+    try:
+        meta = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    generation = meta.get("generation") if isinstance(meta, dict) else None
+    return str(generation) if generation else None
+
+
 def new_segment_name(generation: int) -> str:
     return f"s{generation:08d}-{uuid.uuid4().hex[:8]}"
 
