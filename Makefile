@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -q
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-fast lint bench clean constraints
+.PHONY: help venv run test test-fast lint bench clean constraints test-system test-fast-system
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
@@ -34,13 +34,23 @@ run: $(STAMP) ## Migrate the database, load the demo corpus into an empty catalo
 	$(BIN)/papercast demo
 	$(BIN)/papercast serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP) ## Run every test on SQLite and PostgreSQL (starts a private PostgreSQL when present)
+test: test-system $(STAMP) ## Run every test on SQLite and PostgreSQL (installs chromium and PostgreSQL when missing)
 	scripts/run-tests $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## Like test, without the slow end-to-end tests
+test-fast: test-fast-system $(STAMP) ## Like test, without the slow end-to-end tests (and without chromium)
 	scripts/run-tests $(PYTEST_ARGS) -m "not slow"
 
-lint: $(STAMP) ## ruff and mypy (strict on domain and services); runs both, fails if either fails
+# What the tests need besides Python: chromium for the browser tests (slow ones), PostgreSQL
+# server binaries for the private test cluster. Installed through apt when missing, as root or
+# with passwordless sudo; otherwise the command to run is printed and nothing else runs. Listed
+# before $(STAMP) so that the check comes before minutes of installing the venv.
+test-system:
+	@scripts/ensure-system-packages browser postgresql
+
+test-fast-system:
+	@scripts/ensure-system-packages postgresql
+
+lint: $(STAMP) ## ruff and mypy (strict, all of src); runs both, fails if either fails
 	@status=0; \
 	echo "$(BIN)/ruff check src tests bench"; $(BIN)/ruff check src tests bench || status=1; \
 	echo "$(BIN)/mypy"; $(BIN)/mypy || status=1; \

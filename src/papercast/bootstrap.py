@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from papercast.clock import Clock, SystemClock
-from papercast.ports import Embedder
+from papercast.ports import Embedder, Mailer
 from papercast.services.catalog import CatalogService
 from papercast.services.embedding import EmbeddingService
 from papercast.services.harvest import HarvestService
@@ -22,13 +26,18 @@ from papercast.sources.read_ahead import ProcessReadAhead
 from papercast.storage import migrations
 from papercast.storage.cursors import SqlCursorStore
 from papercast.storage.engine import create_database_engine
+from papercast.storage.jobs import SqlJobStore
 from papercast.storage.listings import SqlListingQueries
 from papercast.storage.papers import SqlPaperRepository
+from papercast.storage.unit_of_work import SqlUnitOfWork
 
 if TYPE_CHECKING:
     from papercast.index.follower import IndexFollower
+    from papercast.mail.queue import TemplatedMailQueue
+    from papercast.services.mail import OutboxSender
     from papercast.services.search import SearchService, SearchTuning
     from papercast.storage.embeddings import SqlEmbeddingStore
+    from papercast.storage.outbox import SqlMailOutbox
 
 log = logging.getLogger("papercast.bootstrap")
 
@@ -42,6 +51,10 @@ class Papercast:
     engine: Engine
     papers: SqlPaperRepository
     cursors: SqlCursorStore
+    units: SqlUnitOfWork
+    jobs: SqlJobStore
+    # Set after a commit that enqueued a job: wakes this process's idle worker.
+    job_enqueued: threading.Event
     catalog: CatalogService
     ingest: IngestService
     harvest: HarvestService
@@ -113,6 +126,44 @@ class Papercast:
         return SearchService(LiveKeywordIndex(follower), LiveVectorIndex(follower) if semantic else None,
                              embedder, self.papers, tuning)
 
+    def mail_outbox(self) -> SqlMailOutbox:
+        from papercast.storage.outbox import SqlMailOutbox
+
+        return SqlMailOutbox(self.engine)
+
+    def mail_queue(self) -> TemplatedMailQueue:
+        """Queues templated mail in a caller's transaction; From and base URL from the settings."""
+        from papercast.mail.queue import TemplatedMailQueue
+        from papercast.mail.render import MailRenderer
+
+        s = self.settings
+        return TemplatedMailQueue(self.engine, MailRenderer(s.base_url), self.clock,
+                                  mail_from=s.mail_from, base_url=s.base_url)
+
+    def mailer(self) -> Mailer:
+        """SMTP when PAPERCAST_SMTP_HOST is set; otherwise `.eml` files under `<data_dir>/mail/`."""
+        s = self.settings
+        if not s.smtp_host:
+            from papercast.mail.files import FileMailer
+
+            return FileMailer(s.data_dir / "mail")
+        from papercast.mail.smtp import SmtpConfig, SmtpMailer
+
+        return SmtpMailer(SmtpConfig(host=s.smtp_host, port=s.smtp_port, security=s.smtp_security,
+                                     user=s.smtp_user, password=s.smtp_password, timeout=s.smtp_timeout))
+
+    def outbox_sender(self, mailer: Mailer | None = None) -> OutboxSender:
+        """Sends the outbox (what the worker runs), as an owner unique to this process."""
+        from papercast.domain.mail import RetryPolicy
+        from papercast.services.mail import OutboxSender
+
+        s = self.settings
+        policy = RetryPolicy(max_attempts=s.mail_max_attempts, initial_delay=s.mail_retry_initial,
+                             max_delay=s.mail_retry_max)
+        owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        return OutboxSender(self.mail_outbox(), mailer or self.mailer(), self.clock, policy, owner=owner,
+                            lease=timedelta(seconds=s.mail_lease_seconds))
+
     def close(self) -> None:
         if self._follower is not None:
             self._follower.close()
@@ -126,12 +177,14 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
     revision is refused (`SchemaOutOfDate`) so nobody migrates production by accident.
     """
     clock = clock or SystemClock()
-    engine = create_database_engine(settings.resolved_database_url)
+    engine = database_engine(settings)
     if prepare_schema:
         ensure_schema(engine)
     papers = SqlPaperRepository(engine, clock)
     cursors = SqlCursorStore(engine, clock)
-    ingest = IngestService(papers, batch_size=settings.ingest_batch_size,
+    job_enqueued = threading.Event()
+    units = SqlUnitOfWork(engine, clock, on_enqueue=job_enqueued.set)
+    ingest = IngestService(units, batch_size=settings.ingest_batch_size,
                            read_ahead=ProcessReadAhead(settings.ingest_read_ahead_mb * 2**20))
     return Papercast(
         settings=settings,
@@ -139,11 +192,23 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
         engine=engine,
         papers=papers,
         cursors=cursors,
+        units=units,
+        jobs=SqlJobStore(engine, clock, on_enqueue=job_enqueued.set),
+        job_enqueued=job_enqueued,
         catalog=CatalogService(papers),
         ingest=ingest,
         harvest=HarvestService(ingest, cursors),
         listings=ListingService(SqlListingQueries(engine)),
     )
+
+
+def database_engine(settings: Settings) -> Engine:
+    """The settings' database, opened: an explicit URL as given; the default SQLite file with
+    the data directory created when missing (a fresh clone's `make run` relies on that)."""
+    if settings.database_url:
+        return create_database_engine(settings.database_url)
+    return create_database_engine(settings.resolved_database_url, setting="PAPERCAST_DATA_DIR",
+                                  create_directory=True)
 
 
 def ensure_schema(engine: Engine) -> None:

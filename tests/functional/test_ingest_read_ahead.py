@@ -30,7 +30,7 @@ def _app(database_url: str, data_dir: Path) -> Papercast:
 
 def _ingest(app: Papercast, path: Path, *, read_ahead: bool) -> IngestReport:
     read_ahead_process = ProcessReadAhead(1) if read_ahead else None
-    service = IngestService(app.papers, batch_size=BATCH, read_ahead=read_ahead_process)
+    service = IngestService(app.units, batch_size=BATCH, read_ahead=read_ahead_process)
     return service.ingest_source(open_source(path, "snapshot"))
 
 
@@ -60,8 +60,10 @@ def test_read_ahead_stores_what_a_serial_ingest_stores(database_url: str, tmp_pa
         assert any("ingest.read_ahead " in r.getMessage() for r in caplog.records), "no read-ahead process"
         assert report.as_dict() == serial.as_dict()
         assert (report.new, report.rejected) == (1130, 3)
-        assert [r.location for r in report.rejections] == [
-            "line 151", "record '2102.99998'", "record 'not an id'"]
+        # Rejections found when validating name the line too, and the record's id.
+        assert [r.location for r in report.rejections] == ["line 151", "line 401", "line 701"]
+        assert report.rejections[1].reason == "2102.99998: title: missing title"
+        assert report.rejections[2].reason.startswith("not an id: ")
         stored = _catalog(app)
         assert stored == _catalog(serial_app)  # change sequences included: the same order of writes
         assert [v.number for v in stored["1810.04805"].versions] == [1, 2]
@@ -108,7 +110,7 @@ class DyingSource(SnapshotJsonlSource):
 def test_a_read_ahead_process_that_dies_is_a_source_error(tmp_path: Path, shared_data: Path) -> None:
     app = _app(f"sqlite:///{tmp_path / 'papercast.db'}", tmp_path / "data")
     try:
-        service = IngestService(app.papers, batch_size=BATCH, read_ahead=ProcessReadAhead(1))
+        service = IngestService(app.units, batch_size=BATCH, read_ahead=ProcessReadAhead(1))
         with pytest.raises(SourceError, match="read-ahead process exited with status 7"):
             service.ingest_source(DyingSource(shared_data / "arxiv-abs-sample.jsonl"))
         assert app.papers.count() == 2 * BATCH  # the batches it handed over were stored

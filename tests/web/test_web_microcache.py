@@ -15,7 +15,7 @@ from web_corpus import MATH_ID, make_papercast
 from papercast.bootstrap import Papercast
 from papercast.domain.papers import PaperRecord
 from papercast.web.app import create_app
-from papercast.web.microcache import CachedResponse, ResponseCache
+from papercast.web.microcache import VERSION_TTL, CachedResponse, ResponseCache
 
 
 class SteppedClock:
@@ -35,13 +35,21 @@ class SteppedClock:
 
 
 class CountingSearch:
-    def __init__(self) -> None:
+    """A search backend that counts its searches; `degraded` answers as after an encoder timeout."""
+
+    def __init__(self, degraded: bool = False) -> None:
         self.calls = 0
+        self.degraded = degraded
+        self.sequences = (1, 1)
 
     def search(self, query_text: str, sort: str, offset: int, limit: int) -> SimpleNamespace:
         self.calls += 1
         return SimpleNamespace(results=[SimpleNamespace(paper_id=MATH_ID, score=1.0, snippet="")],
-                               total_estimate=1, mode="test", warnings=[], took_ms=0.0)
+                               total_estimate=1, mode="keyword" if self.degraded else "test",
+                               warnings=[], took_ms=0.0, degraded=self.degraded)
+
+    def index_version(self) -> tuple[int, int]:
+        return self.sequences
 
     def similar(self, paper_id: str, limit: int) -> SimpleNamespace:
         return SimpleNamespace(results=[], mode="test")
@@ -116,3 +124,44 @@ def test_least_recently_used_entries_go_first() -> None:
     cache.put(("h", "/c", ""), entry(b"c"))
     assert cache.get(("h", "/b", ""), 1) is None and len(cache) == 2
     assert cache.get(("h", "/a", ""), 2) is None  # another catalog version
+
+
+def test_an_answer_is_not_served_once_the_search_index_moved_on(cached_papercast: Papercast,
+                                                               clock: SteppedClock) -> None:
+    search = CountingSearch()
+    with TestClient(create_app(cached_papercast, search_backend=search)) as client:
+        for path in ("/search?q=sparse", "/api/v1/search?q=sparse", "/feeds/search.atom?q=sparse"):
+            client.get(path)
+            client.get(path)
+        assert search.calls == 3
+        search.sequences = (1, 2)  # the vectors caught up; the catalog did not change
+        clock.seconds += VERSION_TTL + 1
+        for path in ("/search?q=sparse", "/api/v1/search?q=sparse", "/feeds/search.atom?q=sparse"):
+            client.get(path)
+        assert search.calls == 6
+
+
+def test_a_degraded_answer_is_never_kept(cached_papercast: Papercast) -> None:
+    search = CountingSearch(degraded=True)
+    with TestClient(create_app(cached_papercast, search_backend=search)) as client:
+        for path in ("/search?q=sparse", "/api/v1/search?q=sparse", "/feeds/search.atom?q=sparse"):
+            first, second = client.get(path), client.get(path)
+            assert first.status_code == second.status_code == 200, path
+            assert first.headers["cache-control"] == "no-store", path  # nor by browsers or proxies
+        assert search.calls == 6
+        assert client.get("/api/v1/search?q=sparse").json()["degraded"] is True
+
+
+def test_a_search_answered_before_the_index_caught_up_is_not_kept_after(cached_papercast: Papercast,
+                                                                      clock: SteppedClock) -> None:
+    follower = cached_papercast.index_follower()
+    follower.catch_up()
+    service = cached_papercast.search_service(semantic=False)
+    with TestClient(create_app(cached_papercast, search_backend=service)) as client:
+        cached_papercast.ingest.ingest([PaperRecord(paper_id="2104.00001", title="Zebrafish telemetry",
+                                                    source="test")])
+        clock.seconds += VERSION_TTL + 1
+        assert client.get("/api/v1/search?q=zebrafish").json()["total_estimate"] == 0  # not indexed yet
+        follower.catch_up()
+        clock.seconds += VERSION_TTL + 1
+        assert client.get("/api/v1/search?q=zebrafish").json()["total_estimate"] == 1

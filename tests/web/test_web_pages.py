@@ -16,6 +16,7 @@ from web_corpus import (
 )
 
 from papercast.bootstrap import Papercast
+from papercast.domain.fusion import FusionWeights
 from papercast.web.app import create_app
 
 TOTAL = FILLER_COUNT + 4
@@ -163,7 +164,8 @@ def test_search_page_finds_pages_and_explains(client: TestClient) -> None:
 
 def test_about_page_documents_ranking(client: TestClient) -> None:
     html = client.get("/about").text
-    assert "reciprocal rank fusion" in html
+    floor, weight = FusionWeights().similarity_floor, FusionWeights().keyword_weight
+    assert "z-scores" in html and f"<strong>{floor}</strong>" in html and f"<mn>{weight}</mn>" in html
     assert 'id="trending"' in html
 
 

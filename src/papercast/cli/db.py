@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from papercast.bootstrap import database_engine
 from papercast.cli.context import fail, load_settings, user_errors
 from papercast.storage import migrations
-from papercast.storage.engine import create_database_engine
 
 app = typer.Typer(help="Database schema: upgrade, check, status.", no_args_is_help=True)
 
@@ -15,7 +15,7 @@ app = typer.Typer(help="Database schema: upgrade, check, status.", no_args_is_he
 def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Migrate the database to the newest schema (or REVISION)."""
     settings = load_settings()
-    engine = create_database_engine(settings.resolved_database_url)
+    engine = database_engine(settings)
     with user_errors():
         before, after = migrations.upgrade(engine, revision)
     engine.dispose()
@@ -29,7 +29,7 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
 def check() -> None:
     """Fail when the migrations and the tables in code disagree (run after `db upgrade`)."""
     settings = load_settings()
-    engine = create_database_engine(settings.resolved_database_url)
+    engine = database_engine(settings)
     with user_errors():
         migrations.require_current(engine)
         differences = migrations.drift(engine)
@@ -46,7 +46,7 @@ def check() -> None:
 def status() -> None:
     """Show the database's schema revision and the newest one this code knows."""
     settings = load_settings()
-    engine = create_database_engine(settings.resolved_database_url)
+    engine = database_engine(settings)
     with user_errors():
         current = migrations.current_revision(engine)
     engine.dispose()

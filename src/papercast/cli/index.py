@@ -1,9 +1,8 @@
-"""`papercast index` and `papercast worker`: keep the search indexes following the database."""
+"""`papercast index`: how far the search indexes trail the database, and rebuilding them."""
 
 from __future__ import annotations
 
 import json
-import logging
 import time
 
 import typer
@@ -11,10 +10,6 @@ import typer
 from papercast.cli.context import papercast_app
 
 app = typer.Typer(help="Search indexes: status and rebuild.", no_args_is_help=True)
-log = logging.getLogger("papercast.worker")
-# Papers whose similar papers one worker round precomputes (about 20 s at 100k papers on 2 cores),
-# so that a round never keeps new papers waiting long.
-NEIGHBOURS_PER_ROUND = 5_000
 
 
 @app.command("status")
@@ -58,7 +53,8 @@ def rebuild(
                                     help="Also precompute every paper's similar papers now "
                                          "(else the worker does it in the background)."),
 ) -> None:
-    """Throw the local indexes away and index every paper and stored vector again."""
+    """Index every paper and stored vector again from the database, whatever is on disk; the new
+    indexes replace the old ones once complete."""
     with papercast_app() as papercast:
         started = time.perf_counter()
         follower = papercast.index_follower()
@@ -74,28 +70,3 @@ def rebuild(
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="index")
-
-    @root.command("worker")
-    def worker(
-        interval: float = typer.Option(5.0, "--interval", min=0.1, help="Seconds between rounds when idle."),
-        once: bool = typer.Option(False, "--once", help="One round, then exit."),
-        embed_batch: int = typer.Option(256, "--embed-batch", min=1,
-                                        help="Papers embedded per round at most (keeps rounds short)."),
-    ) -> None:
-        """Drain the embedding backlog and keep the search indexes current, until stopped."""
-        with papercast_app() as papercast:
-            follower = papercast.index_follower()
-            embedding = papercast.embedding_service()
-            while True:
-                embedded = embedding.catch_up(limit=embed_batch).embedded
-                followed = follower.catch_up()
-                # After the backlog is embedded, so that lists are computed against the whole index.
-                similar = 0 if embedded else follower.refresh_neighbours(max_rows=NEIGHBOURS_PER_ROUND)
-                log.info("worker.round embedded=%d papers=%d vectors=%d similar=%d", embedded,
-                         followed.papers_indexed, followed.vectors_indexed, similar)
-                if once:
-                    typer.echo(f"embedded {embedded}, indexed {followed.papers_indexed} papers and "
-                               f"{followed.vectors_indexed} vectors, similar papers of {similar}")
-                    return
-                if not (embedded or followed.papers_indexed or followed.vectors_indexed or similar):
-                    time.sleep(interval)

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
+from types import FrameType
 
 import typer
 
 from papercast.cli.context import EXIT_PARTIAL, papercast_app
 from papercast.cli.progress import IngestProgress
 from papercast.domain.errors import InvalidInput, SourceError
-from papercast.domain.ingest import IngestReport, Rejection
+from papercast.domain.ingest import IngestReport, IngestStopped, Rejection
 from papercast.runtime import fewer_gc_passes
 from papercast.services.ingest import IngestService
 from papercast.sources.detect import FORMATS, open_source
@@ -32,12 +37,13 @@ def register(root: typer.Typer) -> None:
         """Ingest paper metadata files; re-running the same input changes nothing.
 
         Exit status: 0 when everything was stored, 1 when records were rejected or a file
-        could not be read, 2 when the command could not run.
+        could not be read (completely), 2 when the command could not run, 130 when interrupted
+        (Ctrl-C, SIGINT or SIGTERM; every batch committed before is kept).
         """
         if fmt is not None and fmt not in FORMATS:
             raise typer.BadParameter(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}",
                                      param_hint="--format")
-        with papercast_app() as papercast:
+        with papercast_app() as papercast, terminate_as_interrupt():
             report, errors = ingest_files(papercast.ingest, paths, fmt, show_progress=not as_json)
         print_report(report, errors, as_json)
         if report.rejected or errors:
@@ -56,23 +62,41 @@ def register(root: typer.Typer) -> None:
         print_report(report, errors, as_json=False)
 
 
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a service manager stopping, `timeout`, `kill`) ends ingest as Ctrl-C does: the
+    batch being written rolls back, the read-ahead process is stopped, one line says so."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals (and only it receives them)
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def ingest_files(service: IngestService, paths: list[Path], fmt: str | None,
                  show_progress: bool) -> tuple[IngestReport, list[dict[str, str]]]:
-    """Ingest each file in turn; a file that cannot be read is an error, the others go on."""
+    """Ingest each file in turn; a file that cannot be read is an error, the others go on.
+
+    A file whose reading fails part-way (a truncated gzip) is an error too, and what was
+    stored from it before is counted in the report.
+    """
     total = IngestReport()
     errors: list[dict[str, str]] = []
     for path in paths:
         try:
-            source = open_source(path, fmt)
-            with (IngestProgress(path.name, enabled=show_progress and sys.stderr.isatty()) as progress,
-                  fewer_gc_passes() as between_batches):
-
-                def after_batch(report: IngestReport) -> None:
-                    progress.update(report)
-                    between_batches()
-
-                report = service.ingest_source(source, on_batch=after_batch)
+            report = _ingest_file(service, path, fmt, show_progress)
         except (SourceError, InvalidInput, OSError) as error:
+            if isinstance(error, IngestStopped):
+                report = error.report
+                report.rejections = [_located(r, path) for r in report.rejections]
+                total.add(report)
             message = getattr(error, "strerror", None) or str(error)
             errors.append({"path": str(path), "error": message,
                            "code": getattr(error, "code", None) or type(error).__name__})
@@ -80,6 +104,18 @@ def ingest_files(service: IngestService, paths: list[Path], fmt: str | None,
         report.rejections = [_located(r, path) for r in report.rejections]
         total.add(report)
     return total, errors
+
+
+def _ingest_file(service: IngestService, path: Path, fmt: str | None, show_progress: bool) -> IngestReport:
+    source = open_source(path, fmt)
+    with (IngestProgress(path.name, enabled=show_progress and sys.stderr.isatty()) as progress,
+          fewer_gc_passes() as between_batches):
+
+        def after_batch(report: IngestReport) -> None:
+            progress.update(report)
+            between_batches()
+
+        return service.ingest_source(source, on_batch=after_batch)
 
 
 def _located(rejection: Rejection, path: Path) -> Rejection:

@@ -10,13 +10,17 @@ from papercast.cli import embed as embed_commands
 from papercast.cli import harvest as harvest_commands
 from papercast.cli import index as index_commands
 from papercast.cli import ingest as ingest_commands
+from papercast.cli import jobs as job_commands
+from papercast.cli import mail as mail_commands
 from papercast.cli import papers as paper_commands
 from papercast.cli import search as search_commands
 from papercast.cli import serve as serve_commands
-from papercast.cli.context import configure_logging, guarded, load_settings
+from papercast.cli import worker as worker_commands
+from papercast.cli.context import PapercastGroup, configure_logging, guarded, load_settings
 
 app = typer.Typer(
     name="papercast",
+    cls=PapercastGroup,
     help="papercast: ingest, search and follow research papers on your own machine.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -32,6 +36,9 @@ serve_commands.register(app)
 embed_commands.register(app)
 search_commands.register(app)
 index_commands.register(app)
+mail_commands.register(app)
+worker_commands.register(app)
+job_commands.register(app)
 
 
 @app.callback()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -109,9 +110,11 @@ def register(root: typer.Typer) -> None:
             _check_choice(mode, MODES, "--mode")
         if (query is None) == (batch is None):
             fail("give a QUERY or --batch FILE (not both)")
+        # A batch file is read whole first: a bad line stops the run before the encoder loads.
+        queries = list(_read_queries(batch)) if batch is not None else []
         with search_service(BATCH_TUNING if batch is not None else None) as setup:
             if batch is not None:
-                for qid, text in _read_queries(batch):
+                for qid, text in queries:
                     response = setup.service.search(text, sort=sort, limit=limit, mode=mode)
                     typer.echo(json.dumps({"qid": qid, "ranking": response.ranking}, ensure_ascii=False))
                 return
@@ -193,12 +196,16 @@ def _check_choice(value: str, choices: tuple[str, ...], option: str) -> None:
 
 
 def _read_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """JSON objects with a "query" string, one a line, with their line numbers; any line that is
+    not (invalid UTF-8, not JSON, another shape) stops the command naming the file and line."""
     try:
-        stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+        stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
     except OSError as error:
         fail(f"cannot read {path}: {error.strerror or error}")
     with stream:
-        for number, line in enumerate(stream, start=1):
+        # Decoded line by line (not by a text stream's chunks), so a bad byte has a line number.
+        for number, raw in enumerate(stream, start=1):
+            line = _decoded(raw, path, number)
             if not line.strip():
                 continue
             try:
@@ -210,6 +217,15 @@ def _read_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, value
 
 
+def _decoded(raw: bytes, path: Path, number: int) -> str:
+    try:
+        # A byte-order mark some editors put at the start of a UTF-8 file is not part of the JSON.
+        return raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as error:
+        fail(f"{path} line {number}: not UTF-8 text (byte 0x{raw[error.start]:02x} at byte "
+             f"{error.start + 1} of the line); save the file as UTF-8")
+
+
 def _read_queries(path: Path) -> Iterator[tuple[str, str]]:
     for number, value in _read_lines(path):
         yield str(value.get("qid", number)), value["query"]
@@ -218,9 +234,18 @@ def _read_queries(path: Path) -> Iterator[tuple[str, str]]:
 def _read_judged(path: Path) -> Iterator[tuple[str, str, dict[str, float]]]:
     for number, value in _read_lines(path):
         relevant = value.get("relevant")
-        if not isinstance(relevant, dict):
-            fail(f'{path} line {number}: expected "relevant": {{paper id: grade}}')
+        if not isinstance(relevant, dict) or not all(_is_grade(grade) for grade in relevant.values()):
+            fail(f'{path} line {number}: expected "relevant": {{paper id: numeric grade}}')
         yield str(value.get("qid", number)), value["query"], {str(k): float(v) for k, v in relevant.items()}
+
+
+def _is_grade(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer too large for a float is no grade either
+        return False
 
 
 def _print_response(response: SearchResponse, as_json: bool) -> None:

@@ -56,3 +56,7 @@ class IndexUnavailable(PapercastError):
 
 class SchemaOutOfDate(PapercastError):
     """The database schema is older than this code; the message says what to run."""
+
+
+class DatabaseUnavailable(PapercastError):
+    """The configured database cannot be opened or reached; the message says what to check."""

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import Enum
 
 from papercast.domain.errors import InvalidInput
 
 # New-style ids: YYMM.NNNN (0704-1412) or YYMM.NNNNN (1501 on), optional vN.
-_NEW_STYLE = re.compile(r"^(?P<id>\d{4}\.\d{4,5})(?:v(?P<version>\d+))?$")
+# ASCII only: `\d` would also take other scripts' digits ("２１０１.０００１").
+_NEW_STYLE = re.compile(r"^(?P<id>\d{4}\.\d{4,5})(?:v(?P<version>\d{1,6}))?$", re.ASCII)
 # Old-style ids: archive[.SUBJECT-CLASS]/YYMMNNN, optional vN. The subject class is not part of the id.
 _OLD_STYLE = re.compile(
-    r"^(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.[A-Za-z-]{2,8})?/(?P<number>\d{7})(?:v(?P<version>\d+))?$"
+    r"^(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.[A-Za-z-]{2,8})?/(?P<number>\d{7})(?:v(?P<version>\d{1,6}))?$",
+    re.ASCII,
 )
-# Ids of records that carry no arXiv id: a lowercase namespace, a dash, and a local part.
-_LOCAL = re.compile(r"^[a-z][a-z0-9]{0,15}-[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Ids of records that carry no arXiv id: a lowercase namespace, a dash, and a local part;
+# at most 80 characters in all (MAX_ID_LENGTH, the width of the id columns).
+_LOCAL = re.compile(r"^[a-z][a-z0-9]{0,15}-[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _PREFIXES = (
     "https://arxiv.org/abs/",
     "http://arxiv.org/abs/",
@@ -44,6 +47,12 @@ MAX_AUTHOR_NAME_LENGTH = 300
 MAX_SHORT_FIELD_LENGTH = 2_000
 MAX_CATEGORIES = 30
 MAX_VERSIONS = 200
+# Counts (upvotes, comments, stars) are stored in 32-bit integer columns.
+MAX_COUNT = 2**31 - 1
+# Dates far outside these years are broken records. The bounds also keep every date inside what
+# Python, SQLite and PostgreSQL can hold after any time-zone shift (year 9999 + 1 hour is not).
+EARLIEST_YEAR = 1000
+LATEST_YEAR = 2999
 _CATEGORY = re.compile(r"^[A-Za-z-]+(?:\.[A-Za-z-]+)?$")
 
 
@@ -164,6 +173,8 @@ class PaperRecord:
     version: int | None = None
     announced_on: date | None = None
     signal: ExternalSignal | None = None
+    # Where the record was read (`line 12`, `entry 3 (...)`), for rejections found after parsing.
+    location: str = ""
 
     @property
     def described_version(self) -> int | None:
@@ -197,6 +208,9 @@ class Paper:
     signals: tuple[ExternalSignal, ...] = ()
     content_hash: str = ""
     change_seq: int = 0
+    # When the stored row last changed (set by storage; None for a paper not read from it):
+    # bookkeeping, not part of what the paper says, so comparisons leave it out.
+    updated_at: datetime | None = field(default=None, compare=False)
 
     @property
     def primary_category(self) -> str:
@@ -213,75 +227,146 @@ class Outcome(Enum):
     UNCHANGED = "unchanged"
 
 
-def clean_text(value: str | None) -> str:
-    """Collapse runs of whitespace (arXiv wraps titles and abstracts at 80 columns)."""
+# C0 and C1 control characters and DEL: those Python counts as whitespace (tab, newline, the
+# separators 0x1c-0x1f, ...) become a space, the rest (NUL, BEL, backspace, escape, ...) is removed.
+# No reader wants them; PostgreSQL refuses NUL.
+_CONTROL_CHARACTERS = {code: " " if chr(code).isspace() else None
+                       for code in (*range(0x00, 0x20), *range(0x7F, 0xA0))}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: str | None, *, field: str | None = None) -> str:
+    """Collapse runs of whitespace (arXiv wraps titles and abstracts at 80 columns) and drop
+    control characters.
+
+    Raises `InvalidInput` (naming `field`) for text with a lone UTF-16 surrogate: it is not
+    Unicode text, cannot be written as UTF-8, and would fail the whole batch in the database.
+    """
     if not value:
         return ""
     # Every whitespace character but the ASCII space is unprintable, so text that is printable,
     # has no double space and no space at either end is already clean: skip the split (most
-    # records, about a third of the cost of cleaning an abstract).
+    # records, about a third of the cost of cleaning an abstract). Controls and surrogates are
+    # unprintable too, so they always take the slow path.
     if value.isprintable() and "  " not in value and value[0] != " " and value[-1] != " ":
         return value
-    return " ".join(value.split())
+    surrogate = _SURROGATE.search(value)
+    if surrogate is not None:
+        raise InvalidInput(f"text holds a lone UTF-16 surrogate {surrogate[0]!r} at character "
+                           f"{surrogate.start() + 1} (not valid Unicode)", field=field)
+    return " ".join(value.translate(_CONTROL_CHARACTERS).split())
 
 
 def validate_record(record: PaperRecord) -> PaperRecord:
     """Check one incoming record and return it with canonical id and cleaned text.
 
-    Raises `InvalidInput` naming the field that is missing, malformed or over a sane size.
+    Raises `InvalidInput` naming the field that is missing, malformed, over a sane size or out
+    of range. What passes can be stored by either database: valid Unicode without control
+    characters, dates and numbers within the columns' ranges.
     """
     parsed = parse_paper_id(record.paper_id)
-    title = clean_text(record.title)
-    if not title:
+    title = clean_text(record.title, field="title")
+    if not title:  # also a title of nothing but control characters or spaces
         raise InvalidInput("missing title", field="title")
     _check_length("title", title, MAX_TITLE_LENGTH)
-    abstract = clean_text(record.abstract)
+    abstract = clean_text(record.abstract, field="abstract")
     _check_length("abstract", abstract, MAX_ABSTRACT_LENGTH)
-    if len(record.authors) > MAX_AUTHORS:
-        raise InvalidInput(f"{len(record.authors)} authors (at most {MAX_AUTHORS})", field="authors")
-    for author in record.authors:
-        _check_length("authors", author.name, MAX_AUTHOR_NAME_LENGTH)
+    authors = _valid_authors(record.authors)
     if len(record.categories) > MAX_CATEGORIES:
         raise InvalidInput(f"{len(record.categories)} categories", field="categories")
     for category in record.categories:
         if not _CATEGORY.match(category) or len(category) > 40:
             raise InvalidInput(f"invalid category {category[:60]!r}", field="categories")
-    for name in ("comments", "journal_ref", "doi", "report_no", "license"):
-        _check_length(name, getattr(record, name), MAX_SHORT_FIELD_LENGTH)
-    if len(record.versions) > MAX_VERSIONS:
-        raise InvalidInput(f"{len(record.versions)} versions", field="versions")
-    for version in record.versions:
-        if not 1 <= version.number <= MAX_VERSIONS:
-            raise InvalidInput(f"invalid version number {version.number}", field="versions")
+    short_fields = (
+        clean_text(record.comments, field="comments"), clean_text(record.journal_ref, field="journal_ref"),
+        clean_text(record.doi, field="doi"), clean_text(record.report_no, field="report_no"),
+        clean_text(record.license, field="license"),
+    )
+    if max(map(len, short_fields)) > MAX_SHORT_FIELD_LENGTH:
+        for name, value in zip(_SHORT_FIELDS, short_fields, strict=True):
+            _check_length(name, value, MAX_SHORT_FIELD_LENGTH)
+    comments, journal_ref, doi, report_no, license_ = short_fields
+    versions = _valid_versions(record.versions)
+    if record.version is not None:
+        _check_version_number(record.version, "version")
+    if record.announced_on is not None:
+        _check_year(record.announced_on.year, "announced_on")
+    if record.signal is not None:
+        _check_signal(record.signal)
     # Built directly rather than with dataclasses.replace: this runs once per ingested record.
     return PaperRecord(
         paper_id=parsed.paper_id,
         title=title,
         source=record.source,
         abstract=abstract,
-        authors=record.authors,
+        authors=authors,
         categories=tuple(dict.fromkeys(record.categories)),
-        comments=clean_text(record.comments),
-        journal_ref=clean_text(record.journal_ref),
-        doi=record.doi.strip(),
-        report_no=clean_text(record.report_no),
-        license=record.license.strip(),
+        comments=comments,
+        journal_ref=journal_ref,
+        doi=doi,
+        report_no=report_no,
+        license=license_,
         withdrawn=record.withdrawn,
-        versions=tuple(_utc_version(v) for v in record.versions),
+        versions=versions,
         version=record.version if record.version is not None else parsed.version,
         announced_on=record.announced_on,
         signal=record.signal,
+        location=record.location,
     )
 
 
-def _utc_version(version: PaperVersion) -> PaperVersion:
-    """Stored times are UTC; a time without a zone is taken to be UTC already."""
-    moment = version.submitted_at
-    if moment is None or moment.tzinfo is UTC:
-        return version
-    if moment.tzinfo is None:
-        return PaperVersion(version.number, moment.replace(tzinfo=UTC))
-    return PaperVersion(version.number, moment.astimezone(UTC))
+_SHORT_FIELDS = ("comments", "journal_ref", "doi", "report_no", "license")
+
+
+def _valid_authors(authors: tuple[Author, ...]) -> tuple[Author, ...]:
+    """The authors with clean names (the sources' helpers nearly always made them so already)."""
+    if len(authors) > MAX_AUTHORS:
+        raise InvalidInput(f"{len(authors)} authors (at most {MAX_AUTHORS})", field="authors")
+    # One printable-check per author: controls, surrogates and odd spaces are all unprintable.
+    if not all([f"{a.name}{a.last}{a.first}{a.suffix}".isprintable() for a in authors]):
+        parts = ([clean_text(part, field="authors") for part in (a.name, a.last, a.first, a.suffix)]
+                 for a in authors)
+        authors = tuple([Author(*names) for names in parts if names[0]])
+    for author in authors:
+        _check_length("authors", author.name, MAX_AUTHOR_NAME_LENGTH)
+    return authors
+
+
+def _valid_versions(versions: tuple[PaperVersion, ...]) -> tuple[PaperVersion, ...]:
+    """The versions with their times in UTC (a time without a zone is taken to be UTC already)."""
+    if len(versions) > MAX_VERSIONS:
+        raise InvalidInput(f"{len(versions)} versions", field="versions")
+    valid = []
+    for version in versions:
+        _check_version_number(version.number, "versions")
+        moment = version.submitted_at
+        if moment is not None:
+            _check_year(moment.year, "versions")  # as written: a year in range cannot overflow when shifted
+            if moment.tzinfo is not UTC:
+                moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+                version = PaperVersion(version.number, moment)
+        valid.append(version)
+    return tuple(valid)
+
+
+def _check_version_number(number: int, field: str) -> None:
+    if not 1 <= number <= MAX_VERSIONS:
+        shown = str(number) if abs(number) < 10**9 else "too large"  # str() of a huge int raises
+        raise InvalidInput(f"invalid version number {shown} (1 to {MAX_VERSIONS})", field=field)
+
+
+def _check_year(year: int, field: str) -> None:
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise InvalidInput(f"date in year {year} (expected {EARLIEST_YEAR} to {LATEST_YEAR})", field=field)
+
+
+def _check_signal(signal: ExternalSignal) -> None:
+    for name, count in (("upvotes", signal.upvotes), ("comments", signal.comments),
+                        ("github_stars", signal.github_stars)):
+        if count is not None and not 0 <= count <= MAX_COUNT:
+            raise InvalidInput(f"count out of range (0 to {MAX_COUNT})", field=name)
+    if signal.observed_on is not None:
+        _check_year(signal.observed_on.year, "observed_on")
 
 
 def _check_length(name: str, value: str, limit: int) -> None:

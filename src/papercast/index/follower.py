@@ -641,3 +641,9 @@ class LiveVectorIndex:
     def __len__(self) -> int:
         vectors = self._follower.vectors
         return len(vectors) if vectors is not None else 0
+
+    @property
+    def sequence(self) -> int:
+        """The embedding sequence the loaded vectors were followed to (0 without vectors)."""
+        vectors = self._follower.vectors
+        return int(vectors.metadata.get("embedding_seq", 0)) if vectors is not None else 0

@@ -298,9 +298,10 @@ class TantivyKeywordIndex:
             searcher = self._index.searcher()
             result = searcher.search(query, limit=limit, offset=max(0, offset), count=True,
                                      order_by_field="announced" if by_date else None)
-            hits = [(searcher.doc(address).get_first("id"), 0.0 if by_date else float(key))
+            hits = [(_paper_id(searcher, address), 0.0 if by_date else float(key))
                     for key, address in result.hits]
-            return KeywordResults(hits, int(result.count or 0))
+            # tantivy's stub lacks `count`, which `search(count=True)` fills in
+            return KeywordResults(hits, int(result.count or 0))  # type: ignore[attr-defined]
 
         return self._reads(run)
 
@@ -320,7 +321,7 @@ class TantivyKeywordIndex:
 
     def pinned_ids(self, parsed: ParsedQuery) -> list[str]:
         """Papers the query names exactly: arXiv ids typed as text, then an exact title match."""
-        pinned = []
+        pinned: list[str] = []
         if parsed.mentioned_ids:
             query = tantivy.Query.term_set_query(self._schema, "id", list(parsed.mentioned_ids))
             found = set(self._ids_of(query, len(parsed.mentioned_ids)))
@@ -339,7 +340,7 @@ class TantivyKeywordIndex:
         def run() -> list[str]:
             searcher = self._index.searcher()
             result = searcher.search(query, limit=max(1, limit), count=False)
-            return [searcher.doc(address).get_first("id") for _, address in result.hits]
+            return [_paper_id(searcher, address) for _, address in result.hits]
 
         return self._reads(run)
 
@@ -402,12 +403,13 @@ class TantivyKeywordIndex:
         tokens = self.analyze(phrase)
         if not tokens:
             return tantivy.Query.empty_query()
+        words: list[str | tuple[int, str]] = [*tokens]
         per_field = []
         for field, boost in (("text", self.weights.text), ("title", self.weights.title)):
             if len(tokens) == 1:
                 query = tantivy.Query.term_query(self._schema, field, tokens[0])
             else:
-                query = tantivy.Query.phrase_query(self._schema, field, tokens)
+                query = tantivy.Query.phrase_query(self._schema, field, words)
             per_field.append((tantivy.Occur.Should, tantivy.Query.boost_query(query, boost)))
         return tantivy.Query.boolean_query(per_field)
 
@@ -503,6 +505,11 @@ def _check_footer_checksum(path: Path) -> None:
 
 def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+
+
+def _paper_id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
+    """The id stored with a hit (every document has one; tantivy types stored values loosely)."""
+    return str(searcher.doc(address).get_first("id"))
 
 
 def _unscored(query: tantivy.Query) -> tantivy.Query:

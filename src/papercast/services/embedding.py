@@ -100,10 +100,11 @@ class EmbeddingService:
 
     def catch_up(self, batch_size: int = DEFAULT_BATCH_SIZE,
                  on_progress: Callable[[EmbedReport], None] | None = None,
-                 limit: int | None = None) -> EmbedReport:
+                 limit: int | None = None, should_stop: Callable[[], bool] | None = None) -> EmbedReport:
         """Embed pending papers, oldest change first, `batch_size` per committed transaction.
 
-        `limit` caps how many papers are processed; `on_progress` sees the report after each batch.
+        `limit` caps how many papers are processed; `on_progress` sees the report after each batch;
+        `should_stop` is asked before each batch (a worker that is shutting down says yes).
         """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -111,7 +112,7 @@ class EmbeddingService:
         report = EmbedReport(model_id=self._embedder.model_id)
         after_change_seq = self._store.watermark(report.model_id)
         all_stored = True
-        while limit is None or report.processed < limit:
+        while (limit is None or report.processed < limit) and not (should_stop and should_stop()):
             size = batch_size if limit is None else min(batch_size, limit - report.processed)
             newest = self._store.newest_change_seq()  # read first: nothing up to it is pending if...
             batch = self._store.pending(report.model_id, size, after_change_seq)

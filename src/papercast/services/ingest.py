@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
-from itertools import islice
-from typing import Protocol
 
-from papercast.domain.ingest import IngestReport, SourceItem, ValidatedBatch, validate_items
+from papercast.domain.errors import PapercastError
+from papercast.domain.ingest import (
+    IngestReport,
+    IngestStopped,
+    SourceItem,
+    ValidatedBatch,
+    read_batches,
+    validate_items,
+)
 from papercast.domain.papers import Outcome, Paper, PaperRecord, merge, paper_from_record
-from papercast.ports import PaperSource, ReadAhead
+from papercast.ports import PaperSource, ReadAhead, UnitOfWork
 
 log = logging.getLogger("papercast.ingest")
 
@@ -24,24 +29,12 @@ log = logging.getLogger("papercast.ingest")
 BatchHook = Callable[[IngestReport], None]
 
 
-class WriteBatch(Protocol):
-    def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]: ...
-
-    def save(self, changes: Sequence[tuple[Outcome, Paper]]) -> int: ...
-
-    def set_cursor(self, name: str, state: dict[str, str]) -> None: ...
-
-
-class BatchWriter(Protocol):
-    def write_batch(self) -> AbstractContextManager[WriteBatch]: ...
-
-
 class IngestService:
     """Merges records into stored papers, `batch_size` records per transaction."""
 
-    def __init__(self, papers: BatchWriter, batch_size: int = 1000,
+    def __init__(self, units: UnitOfWork, batch_size: int = 1000,
                  read_ahead: ReadAhead | None = None) -> None:
-        self._papers = papers
+        self._units = units
         self._batch_size = max(1, batch_size)
         self._read_ahead = read_ahead
 
@@ -61,14 +54,24 @@ class IngestService:
         return self._ingest_validated(self._validated(items, source_name), source_name, on_batch)
 
     def _validated(self, items: Iterable[SourceItem], source_name: str) -> Iterator[ValidatedBatch]:
-        iterator = iter(items)
-        while chunk := list(islice(iterator, self._batch_size)):
+        for chunk in read_batches(items, self._batch_size):
             yield validate_items(chunk, source_name)
 
     def _ingest_validated(self, batches: Iterable[ValidatedBatch], source_name: str,
                           on_batch: BatchHook | None) -> IngestReport:
+        """Write batch after batch. When reading the source fails (a truncated file), what was
+        read before is written first, and `IngestStopped` carries the report of what was stored."""
         report = IngestReport()
-        for batch in batches:
+        iterator = iter(batches)
+        while True:
+            try:
+                batch = next(iterator, None)
+            except PapercastError as failure:
+                log.info("ingest.stopped source=%s new=%d updated=%d unchanged=%d rejected=%d error=%s",
+                         source_name, report.new, report.updated, report.unchanged, report.rejected, failure)
+                raise IngestStopped(failure, report) from failure
+            if batch is None:
+                break
             report.add(self._write(batch))
             if on_batch is not None:
                 on_batch(report)
@@ -90,18 +93,20 @@ class IngestService:
         report = IngestReport(rejections=list(validated.rejections))
         if not validated.records and cursor is None:
             return report
-        with self._papers.write_batch() as batch:
-            stored = batch.get_many([r.paper_id for r in validated.records])
+        with self._units.begin() as transaction:
+            papers = transaction.papers
+            stored = papers.get_many([r.paper_id for r in validated.records])
             changes = self._merge_all(validated.records, stored, report)
-            batch.save(list(changes.values()))
+            papers.save(list(changes.values()))
             if cursor is not None:
-                batch.set_cursor(*cursor)
+                papers.set_cursor(*cursor)
         return report
 
     @staticmethod
     def _merge_all(records: Sequence[PaperRecord], stored: dict[str, Paper],
                    report: IngestReport) -> dict[str, tuple[Outcome, Paper]]:
-        """Merge in order; a paper seen twice in one batch counts once, as its final outcome."""
+        """Merge in order. Each record counts by what it did to the paper as the records before
+        it left it, so the counts are those of one record per batch, whatever the batch size."""
         changes: dict[str, tuple[Outcome, Paper]] = {}
         for record in records:
             previous = changes.get(record.paper_id)
@@ -111,14 +116,9 @@ class IngestService:
                 report.new += 1
                 continue
             outcome, merged = merge(current, record)
-            if previous is not None:
-                # Already counted in this batch: keep NEW as NEW, fold further updates in.
-                if outcome is Outcome.UPDATED:
-                    changes[record.paper_id] = (previous[0], merged)
-                report.unchanged += 1
-                continue
             if outcome is Outcome.UPDATED:
-                changes[record.paper_id] = (Outcome.UPDATED, merged)
+                # A paper first written in this batch is still inserted, not updated.
+                changes[record.paper_id] = (previous[0] if previous else Outcome.UPDATED, merged)
                 report.updated += 1
             else:
                 report.unchanged += 1

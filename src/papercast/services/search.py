@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -141,6 +141,10 @@ class SearchResponse:
     warnings: tuple[str, ...] = ()
     degraded: bool = False
     took_ms: float = 0.0
+    # The cosine a paper found by meaning alone had to reach (None when meaning was not searched)
+    # and how many of the nearest papers fell short of it.
+    similarity_floor: float | None = None
+    below_floor: int = 0
 
     @property
     def ranking(self) -> list[str]:
@@ -150,6 +154,7 @@ class SearchResponse:
         return {
             "query": self.query, "mode": self.mode, "degraded": self.degraded, "sort": self.sort,
             "offset": self.offset, "limit": self.limit, "total_estimate": self.total_estimate,
+            "similarity_floor": self.similarity_floor, "below_floor": self.below_floor,
             "took_ms": round(self.took_ms, 1), "warnings": list(self.warnings),
             "results": [hit.as_dict() for hit in self.results],
         }
@@ -165,6 +170,8 @@ class _Ranking:
     warnings: list[str] = field(default_factory=list)
     degraded: bool = False
     pinned: frozenset[str] = frozenset()
+    floor: float | None = None  # the similarity floor applied, when meaning was searched
+    below_floor: int = 0  # nearest papers left out for being under it
 
 
 class SearchService:
@@ -189,11 +196,24 @@ class SearchService:
     def semantic_available(self) -> bool:
         return self._embedder is not None and self._vectors is not None and len(self._vectors) > 0
 
+    def index_version(self) -> tuple[int, int]:
+        """Where the indexes searched now stand: the catalog change sequence the keyword index
+        holds and the embedding sequence the vector index holds (0 where an index does not say).
+        Caches of answers key on it, so that none outlives the index it was computed from."""
+        keyword = int(getattr(self._keyword, "last_change_seq", 0))
+        vectors = int(getattr(self._vectors, "sequence", 0)) if self._vectors is not None else 0
+        return keyword, vectors
+
     # -- search --------------------------------------------------------------------------------
 
     def search(self, query_text: str, sort: str = "relevance", offset: int = 0, limit: int = 10,
                mode: str | None = None) -> SearchResponse:
-        """One page of results for `query_text`; the query language is `domain.query`'s."""
+        """One page of results for `query_text`; the query language is `domain.query`'s.
+
+        The results of a query form one list that every page is a slice of, and its total is
+        the same on every page: the first `candidates` depth is ranked for every request, and
+        a page that reaches past it continues with a ranking `max_window` deep, leaving out
+        what the first depth already listed."""
         started = time.perf_counter()
         if sort not in SORTS:
             raise InvalidInput(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}", field="sort")
@@ -202,34 +222,45 @@ class SearchService:
         parsed = parse_query(query_text)
         warnings = list(parsed.warnings)
         limit, offset = max(1, min(int(limit), MAX_LIMIT)), max(0, int(offset))
-        if offset + limit > self.tuning.max_window:
-            warnings.append(f"only the first {self.tuning.max_window} results can be paged through")
-            return self._response(parsed, [], 0, mode or "hybrid", sort, offset, limit, warnings, False,
-                                  started)
         if parsed.is_empty:
             warnings.append("the query is empty: type words to search for, or a filter such as cat:cs.LG")
-            return self._response(parsed, [], 0, "none", sort, offset, limit, warnings, False, started)
+            return self._response(parsed, [], 0, _Ranking([], 0, "none"), sort, offset, limit, warnings,
+                                  started)
         if sort == "trending":
             warnings.append("trending order is not available yet; results are sorted by relevance")
         candidates = self.fusion.candidates
-        date_window = sort == "date" and parsed.has_text
-        if date_window and offset + limit > candidates:
-            warnings.append(f"sorting by date covers the {candidates} most relevant results")
-        # One fusion depth for every page within the first `candidates`, so pages never overlap.
-        window = candidates if date_window or offset + limit <= candidates else self.tuning.max_window
-        ranking = self._rank(parsed, window, mode)
+        ranking = self._rank(parsed, candidates, mode)
         if not ranking.ranked and parsed.phrases:
             parsed = relax_phrases(parsed)
             warnings.append("no paper contains the exact phrase; showing papers with its words")
-            ranking = self._rank(parsed, window, mode)
+            ranking = self._rank(parsed, candidates, mode)
         warnings.extend(ranking.warnings)
-        ranked = ranking.ranked
-        if date_window:
-            ranked = self._by_date(ranked[:candidates])
-        page = ranked[offset:offset + limit]
+        if sort == "date" and parsed.has_text:
+            if offset + limit > candidates:
+                warnings.append(f"sorting by date covers the {candidates} most relevant results")
+            ranked = self._by_date(ranking.ranked[:candidates])
+            total = len(ranked)
+        else:
+            total = min(self.tuning.max_window, max(ranking.total, len(ranking.ranked)))
+            ranked = self._continued(ranking, parsed, mode, offset + limit, total)
+        if offset + limit > self.tuning.max_window:
+            warnings.append(f"only the first {self.tuning.max_window} results can be paged through")
+        if total == 0 and ranking.below_floor:
+            warnings.append("no paper contains these words or is close to them in meaning")
+        page = ranked[offset:min(offset + limit, total)]
         hits = self._hydrate(page, parsed, ranking.pinned)
-        return self._response(parsed, hits, max(ranking.total, len(ranked)), ranking.mode, sort, offset,
-                              limit, warnings, ranking.degraded, started)
+        return self._response(parsed, hits, total, ranking, sort, offset, limit, warnings, started)
+
+    def _continued(self, first: _Ranking, parsed: ParsedQuery, mode: str | None, end: int,
+                   total: int) -> list[tuple[str, float]]:
+        """The ranked list as far as `end`: the first ranking, continued (when the page reaches past
+        it) by a `max_window` deep ranking without the papers the first one already listed."""
+        head = first.ranked
+        if end <= len(head) or total <= len(head):
+            return head
+        listed = {paper_id for paper_id, _ in head}
+        deeper = self._rank(parsed, self.tuning.max_window, mode).ranked
+        return head + [(paper_id, score) for paper_id, score in deeper if paper_id not in listed]
 
     def _rank(self, parsed: ParsedQuery, window: int, mode: str | None) -> _Ranking:
         try:
@@ -249,8 +280,11 @@ class SearchService:
             ranking.warnings.append(f"{unavailable}, and semantic search is unavailable ({problem})")
             return ranking
         assert self._vectors is not None
-        ranking.ranked = self._vectors.search(query_vector, window)
-        ranking.total = len(ranking.ranked)
+        floor = self.fusion.similarity_floor
+        nearest = self._vectors.search(query_vector, window)
+        ranking.ranked = [(paper_id, score) for paper_id, score in nearest if score >= floor]
+        ranking.total, ranking.floor = len(ranking.ranked), floor
+        ranking.below_floor = len(nearest) - len(ranking.ranked)
         ranking.warnings.append(f"{unavailable}; showing papers close in meaning only")
         return ranking
 
@@ -268,8 +302,10 @@ class SearchService:
             ranking.degraded = True
             return ranking
         if wanted == "vector":
-            hits = self._vector_candidates(parsed, query_vector, window)
-            return _Ranking(hits, len(hits), "vector")
+            floor = self.fusion.similarity_floor
+            nearest = self._vector_candidates(parsed, query_vector, window)
+            close = [(paper_id, score) for paper_id, score in nearest if score >= floor]
+            return _Ranking(close, len(close), "vector", floor=floor, below_floor=len(nearest) - len(close))
         return self._hybrid_ranking(parsed, query_vector, window)
 
     def _keyword_ranking(self, parsed: ParsedQuery, window: int) -> _Ranking:
@@ -280,11 +316,16 @@ class SearchService:
     def _hybrid_ranking(self, parsed: ParsedQuery, query_vector: np.ndarray, depth: int) -> _Ranking:
         fusion = self.fusion
         keyword = self._keyword.search(parsed, limit=depth)
+        keyword_ids = {paper_id for paper_id, _ in keyword.hits}
         # One scan of the vector index gives a pool twice the fusion depth; the keyword hits join it,
         # and both the query vector and its feedback-moved version are scored over that pool only.
-        pool = [paper_id for paper_id, _ in self._vector_candidates(parsed, query_vector,
-                                                                     depth * FEEDBACK_POOL_FACTOR)]
+        # Papers that only meaning found must be close to the query itself, feedback or not.
+        nearest = self._vector_candidates(parsed, query_vector, depth * FEEDBACK_POOL_FACTOR)
+        pool = [paper_id for paper_id, score in nearest if score >= fusion.similarity_floor]
+        below_floor = sum(1 for paper_id, score in nearest[:depth]
+                          if score < fusion.similarity_floor and paper_id not in keyword_ids)
         assert self._vectors is not None
+        # In a fixed order (the keyword hits', not the set's): ties in `_fuse` are broken by it.
         ids, matrix = self._vectors.vectors(list(dict.fromkeys(
             pool + [paper_id for paper_id, _ in keyword.hits])))
         in_pool = set(pool)
@@ -299,7 +340,8 @@ class SearchService:
                     feedback = (moved / norm).astype(np.float32)
                     fused = self._fuse(keyword.hits, ids, matrix @ feedback, in_pool, depth)
         pinned = self._keyword.pinned_ids(parsed)
-        return _Ranking(pin_first(fused, pinned), keyword.total, "hybrid", pinned=frozenset(pinned))
+        return _Ranking(pin_first(fused, pinned), keyword.total, "hybrid", pinned=frozenset(pinned),
+                        floor=fusion.similarity_floor, below_floor=below_floor)
 
     def _fuse(self, keyword_hits: list[tuple[str, float]], ids: Sequence[str], cosines: np.ndarray,
               pool: set[str], depth: int) -> list[tuple[str, float]]:
@@ -392,8 +434,8 @@ class SearchService:
                 ranked = self._vectors.search(vector, limit, exclude_ids=[canonical])
         if ranked is not None:
             hits = self._hydrate(ranked, parsed, snippets=snippets, history=snippets, attach=True)
-            return self._response(parsed, hits, len(ranked), "vector", "relevance", 0, limit, [], False,
-                                  started)
+            return self._response(parsed, hits, len(ranked), _Ranking(ranked, len(ranked), "vector"),
+                                  "relevance", 0, limit, [], started)
         warnings = ["semantic search is unavailable; papers sharing the title's words are shown"]
         try:
             hits_by_words = self._keyword.search(parsed, limit=limit + 1).hits
@@ -401,8 +443,8 @@ class SearchService:
             hits_by_words, warnings = [], [f"semantic search is unavailable and {unavailable}"]
         ranked = [(pid, score) for pid, score in hits_by_words if pid != canonical][:limit]
         hits = self._hydrate(ranked, parsed, snippets=snippets, history=snippets, attach=True)
-        return self._response(parsed, hits, len(ranked), "keyword", "relevance", 0, limit, warnings, True,
-                              started)
+        fallback = _Ranking(ranked, len(ranked), "keyword", degraded=True)
+        return self._response(parsed, hits, len(ranked), fallback, "relevance", 0, limit, warnings, started)
 
     def _paper_vector(self, paper: Paper) -> np.ndarray | None:
         if self._vectors is None or len(self._vectors) == 0:
@@ -447,12 +489,12 @@ class SearchService:
             ))
         return hits
 
-    def _response(self, parsed: ParsedQuery, hits: list[SearchHit], total: int, mode: str, sort: str,
-                  offset: int, limit: int, warnings: list[str], degraded: bool,
-                  started: float) -> SearchResponse:
+    def _response(self, parsed: ParsedQuery, hits: list[SearchHit], total: int, ranking: _Ranking,
+                  sort: str, offset: int, limit: int, warnings: list[str], started: float) -> SearchResponse:
         return SearchResponse(
-            query=parsed.raw, results=hits, total_estimate=total, mode=mode, sort=sort, offset=offset,
-            limit=limit, warnings=tuple(dict.fromkeys(warnings)), degraded=degraded,
+            query=parsed.raw, results=hits, total_estimate=total, mode=ranking.mode, sort=sort,
+            offset=offset, limit=limit, warnings=tuple(dict.fromkeys(warnings)), degraded=ranking.degraded,
+            similarity_floor=ranking.floor, below_floor=ranking.below_floor,
             took_ms=(time.perf_counter() - started) * 1000.0,
         )
 
@@ -462,9 +504,3 @@ class SearchService:
 
 def _segments_json(segments: tuple[TextSegment, ...]) -> list[dict[str, Any]]:
     return [{"text": segment.text, "match": segment.match} for segment in segments]
-
-
-def rankings_for(service: SearchService, queries: Mapping[str, str], mode: str,
-                 limit: int = 10) -> dict[str, list[str]]:
-    """Each query's ranking (paper ids best first) in one mode, for evaluation runs."""
-    return {qid: service.search(text, limit=limit, mode=mode).ranking for qid, text in queries.items()}

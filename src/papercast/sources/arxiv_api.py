@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 from xml.etree.ElementTree import Element
 
-from papercast.domain.errors import InvalidInput, SourceError
-from papercast.domain.ingest import Rejection, SourceItem
+from papercast.domain.errors import SourceError
+from papercast.domain.ingest import Rejection, SourceItem, build_or_reject
 from papercast.domain.papers import PaperRecord, PaperVersion, author_from_name, parse_paper_id
 from papercast.sources.arxiv_fields import parse_iso_datetime, says_withdrawn
 from papercast.sources.file_reading import parse_file
-from papercast.sources.xml_reading import child_text, int_or_none, parse_document, require_root
+from papercast.sources.xml_reading import RecordStream, child_text, int_or_none, stream_xml_file
 
 SOURCE_NAME = "arxiv-api"
 KIND = "an arXiv API Atom feed"
@@ -35,39 +37,63 @@ class ApiPage:
 
 def parse_api_feed(data: bytes, *, origin: str = "input") -> ApiPage:
     """Parse one API response. An arXiv error entry raises `SourceError(code="arxiv-api-error")`."""
-    root = parse_document(data, origin=origin, kind=KIND)
-    require_root(root, (f"{_ATOM}feed",), origin=origin, kind=KIND)
-    entries = root.findall(f"{_ATOM}entry")
-    _raise_for_error_entry(entries)
-    return ApiPage(
-        items=[_entry_item(entry, index) for index, entry in enumerate(entries, start=1)],
-        total_results=int_or_none(root.findtext(f"{_OPENSEARCH}totalResults")),
-        start_index=int_or_none(root.findtext(f"{_OPENSEARCH}startIndex")),
-        items_per_page=int_or_none(root.findtext(f"{_OPENSEARCH}itemsPerPage")),
-    )
+    return ApiFeedReader(io.BytesIO(data), origin).page()
 
 
-def _raise_for_error_entry(entries: list[Element]) -> None:
-    for entry in entries:
-        entry_id = child_text(entry, f"{_ATOM}id").strip()
-        title = child_text(entry, f"{_ATOM}title").strip()
-        if entry_id.startswith(_ERROR_IDS) or (title == "Error" and len(entries) == 1):
-            message = " ".join(child_text(entry, f"{_ATOM}summary").split()) or entry_id or "no message"
-            raise SourceError(f"arXiv API error: {message}", code="arxiv-api-error")
+class ApiFeedReader:
+    """The entries of one API response, read incrementally; `page` adds the paging numbers."""
+
+    def __init__(self, stream: BinaryIO, origin: str) -> None:
+        self._entries = RecordStream(stream, origin=origin, kind=KIND, root_tags=(f"{_ATOM}feed",),
+                                     record_tag=f"{_ATOM}entry", record_depth=2)
+
+    def items(self) -> Iterator[SourceItem]:
+        """Each entry as a record or a rejection. An error entry raises `SourceError`: one whose
+        id is arXiv's error URL, or a feed's only entry when it is titled "Error"."""
+        lone_error: Element | None = None
+        for index, entry in enumerate(self._entries, start=1):
+            _raise_for_error_id(entry)
+            if index == 1 and child_text(entry, f"{_ATOM}title").strip() == "Error":
+                lone_error = entry  # an error if no other entry follows
+                continue
+            if lone_error is not None:
+                yield _entry_item(lone_error, 1)
+                lone_error = None
+            yield _entry_item(entry, index)
+        if lone_error is not None:
+            raise _error_from(lone_error)
+
+    def page(self) -> ApiPage:
+        """All the entries, with the feed's paging numbers."""
+        items = list(self.items())
+        root = self._entries.root
+
+        def number(tag: str) -> int | None:
+            return int_or_none(root.findtext(f"{_OPENSEARCH}{tag}"))
+
+        return ApiPage(items, number("totalResults"), number("startIndex"), number("itemsPerPage"))
+
+
+def _raise_for_error_id(entry: Element) -> None:
+    if child_text(entry, f"{_ATOM}id").strip().startswith(_ERROR_IDS):
+        raise _error_from(entry)
+
+
+def _error_from(entry: Element) -> SourceError:
+    summary = " ".join(child_text(entry, f"{_ATOM}summary").split())
+    message = summary or child_text(entry, f"{_ATOM}id").strip() or "no message"
+    return SourceError(f"arXiv API error: {message}", code="arxiv-api-error")
 
 
 def _entry_item(entry: Element, index: int) -> SourceItem:
     raw_id = child_text(entry, f"{_ATOM}id").strip()
-    location = f"entry {index} ({raw_id})" if raw_id else f"entry {index}"
+    location = f"entry {index} ({raw_id[:100]})" if raw_id else f"entry {index}"
     if not raw_id:
         return Rejection(location, "entry has no <id>", SOURCE_NAME)
-    try:
-        return record_from_entry(entry)
-    except InvalidInput as exc:
-        return Rejection(location, str(exc), SOURCE_NAME)
+    return build_or_reject(lambda: record_from_entry(entry, location), location, SOURCE_NAME)
 
 
-def record_from_entry(entry: Element) -> PaperRecord:
+def record_from_entry(entry: Element, location: str = "") -> PaperRecord:
     """One Atom `<entry>` as a record of the version its id names (`.../abs/2104.12255v1`)."""
     parsed = parse_paper_id(child_text(entry, f"{_ATOM}id"))
     comments = child_text(entry, f"{_ARXIV}comment")
@@ -88,6 +114,7 @@ def record_from_entry(entry: Element) -> PaperRecord:
         withdrawn=says_withdrawn(comments),
         versions=_versions(entry, parsed.version),
         version=parsed.version,
+        location=location,
     )
 
 
@@ -124,7 +151,7 @@ class ArxivApiFileSource:
         self.path = Path(path)
 
     def items(self) -> Iterator[SourceItem]:
-        yield from self.page().items
+        return stream_xml_file(self.path, lambda stream, origin: ApiFeedReader(stream, origin).items())
 
     def page(self) -> ApiPage:
         """The whole page, with its paging numbers."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 from xml.etree.ElementTree import Element
 
 from papercast.domain.errors import InvalidInput, SourceError
-from papercast.domain.ingest import Rejection, SourceItem
+from papercast.domain.ingest import Rejection, SourceItem, build_or_reject
 from papercast.domain.papers import (
     Author,
     PaperRecord,
@@ -28,12 +30,12 @@ from papercast.sources.arxiv_fields import (
 )
 from papercast.sources.file_reading import parse_file
 from papercast.sources.xml_reading import (
+    RecordStream,
     all_text,
     child_text,
     int_or_none,
     local_name,
-    parse_document,
-    require_root,
+    stream_xml_file,
 )
 
 SOURCE_NAME = "arxiv-oai"
@@ -59,21 +61,42 @@ class OaiPage:
 
 def parse_oai_response(data: bytes, *, origin: str = "input") -> OaiPage:
     """Parse one response. An `<error code=...>` raises `SourceError` carrying that code."""
-    root = parse_document(data, origin=origin, kind=KIND)
-    require_root(root, (f"{_OAI}OAI-PMH",), origin=origin, kind=KIND)
-    _raise_for_errors(root)
-    container = _records_container(root, origin)
-    records = container.findall(f"{_OAI}record")
-    token = container.find(f"{_OAI}resumptionToken")
-    attributes = token.attrib if token is not None else {}
-    token_text = (token.text or "").strip() if token is not None else ""
-    return OaiPage(
-        items=[_record_item(record, index) for index, record in enumerate(records, start=1)],
-        resumption_token=token_text or None,  # an empty token marks the last page
-        complete_list_size=int_or_none(attributes.get("completeListSize")),
-        cursor=int_or_none(attributes.get("cursor")),
-        response_date=(root.findtext(f"{_OAI}responseDate") or "").strip() or None,
-    )
+    return OaiResponseReader(io.BytesIO(data), origin).page()
+
+
+class OaiResponseReader:
+    """The records of one OAI-PMH response, read incrementally; `page` adds where the list continues.
+
+    OAI-PMH puts `<error>` before any records, and an error response has none: errors and a
+    missing `ListRecords`/`GetRecord` are raised once the document has been read.
+    """
+
+    def __init__(self, stream: BinaryIO, origin: str) -> None:
+        self._origin = origin
+        self._records = RecordStream(stream, origin=origin, kind=KIND, root_tags=(f"{_OAI}OAI-PMH",),
+                                     record_tag=f"{_OAI}record", record_depth=3)
+
+    def items(self) -> Iterator[SourceItem]:
+        for index, record in enumerate(self._records, start=1):
+            yield _record_item(record, index)
+        _raise_for_errors(self._records.root)
+        _records_container(self._records.root, self._origin)
+
+    def page(self) -> OaiPage:
+        """All the records, with where the list continues."""
+        items = list(self.items())
+        root = self._records.root
+        container = _records_container(root, self._origin)
+        token = container.find(f"{_OAI}resumptionToken")
+        attributes = token.attrib if token is not None else {}
+        token_text = (token.text or "").strip() if token is not None else ""
+        return OaiPage(
+            items=items,
+            resumption_token=token_text or None,  # an empty token marks the last page
+            complete_list_size=int_or_none(attributes.get("completeListSize")),
+            cursor=int_or_none(attributes.get("cursor")),
+            response_date=(root.findtext(f"{_OAI}responseDate") or "").strip() or None,
+        )
 
 
 def _records_container(root: Element, origin: str) -> Element:
@@ -101,7 +124,7 @@ def _raise_for_errors(root: Element) -> None:
 def _record_item(record: Element, index: int) -> SourceItem:
     header = record.find(f"{_OAI}header")
     identifier = child_text(header, f"{_OAI}identifier").strip() if header is not None else ""
-    location = f"record {index} ({identifier})" if identifier else f"record {index}"
+    location = f"record {index} ({identifier[:100]})" if identifier else f"record {index}"
     if header is not None and header.get("status") == "deleted":
         return Rejection(location, DELETED_REASON, SOURCE_NAME)
     metadata = record.find(f"{_OAI}metadata")
@@ -111,10 +134,7 @@ def _record_item(record: Element, index: int) -> SourceItem:
     build = _BUILDERS.get(body.tag)
     if build is None:
         return Rejection(location, f"unsupported metadata format <{local_name(body.tag)}>", SOURCE_NAME)
-    try:
-        return build(body, identifier)
-    except InvalidInput as exc:
-        return Rejection(location, str(exc), SOURCE_NAME)
+    return build_or_reject(lambda: build(body, identifier, location), location, SOURCE_NAME)
 
 
 def _paper_id(body_id: str, identifier: str) -> str:
@@ -125,7 +145,7 @@ def _paper_id(body_id: str, identifier: str) -> str:
     return parse_paper_id(raw).paper_id
 
 
-def record_from_arxiv_raw(body: Element, identifier: str = "") -> PaperRecord:
+def record_from_arxiv_raw(body: Element, identifier: str = "", location: str = "") -> PaperRecord:
     """An `arXivRaw` record: every version with its date and size, authors as one string."""
     versions = []
     sizes = []
@@ -151,10 +171,11 @@ def record_from_arxiv_raw(body: Element, identifier: str = "") -> PaperRecord:
         withdrawn=latest_size == "0kb" or says_withdrawn(comments),
         versions=tuple(versions),
         version=max((v.number for v in versions), default=None),  # arXivRaw has the full history
+        location=location,
     )
 
 
-def record_from_arxiv(body: Element, identifier: str = "") -> PaperRecord:
+def record_from_arxiv(body: Element, identifier: str = "", location: str = "") -> PaperRecord:
     """An `arXiv` record: structured authors, but only the dates of v1 (`created`) and the latest."""
     created = child_text(body, f"{_ARXIV}created").strip()
     comments = child_text(body, f"{_ARXIV}comments")
@@ -172,6 +193,7 @@ def record_from_arxiv(body: Element, identifier: str = "") -> PaperRecord:
         license=child_text(body, f"{_ARXIV}license"),
         withdrawn=says_withdrawn(comments),
         versions=(PaperVersion(1, _midnight_utc(created, "created")),) if created else (),
+        location=location,
     )
 
 
@@ -188,7 +210,7 @@ def _structured_authors(body: Element) -> tuple[Author, ...]:
     return tuple(authors)
 
 
-def record_from_oai_dc(body: Element, identifier: str = "") -> PaperRecord:
+def record_from_oai_dc(body: Element, identifier: str = "", location: str = "") -> PaperRecord:
     """An `oai_dc` record: the first description is the abstract, the first date is v1's.
 
     Its subjects are category names ("Astrophysics - Astrophysics of Galaxies"), not codes: skipped.
@@ -210,6 +232,7 @@ def record_from_oai_dc(body: Element, identifier: str = "") -> PaperRecord:
         doi=doi,
         withdrawn=says_withdrawn(comments),
         versions=(PaperVersion(1, _midnight_utc(dates[0], "date")),) if dates and dates[0] else (),
+        location=location,
     )
 
 
@@ -227,7 +250,7 @@ def _midnight_utc(text: str, field: str) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-_BUILDERS: dict[str, Callable[[Element, str], PaperRecord]] = {
+_BUILDERS: dict[str, Callable[[Element, str, str], PaperRecord]] = {
     f"{_RAW}arXivRaw": record_from_arxiv_raw,
     f"{_ARXIV}arXiv": record_from_arxiv,
     f"{_OAI_DC}dc": record_from_oai_dc,
@@ -243,7 +266,7 @@ class OaiFileSource:
         self.path = Path(path)
 
     def items(self) -> Iterator[SourceItem]:
-        yield from self.page().items
+        return stream_xml_file(self.path, lambda stream, origin: OaiResponseReader(stream, origin).items())
 
     def page(self) -> OaiPage:
         """The whole response, with its resumption token."""

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from datetime import date
-from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import BinaryIO
 from xml.etree.ElementTree import Element
 
 from papercast.domain.errors import InvalidInput, SourceError
-from papercast.domain.ingest import Rejection, SourceItem
+from papercast.domain.ingest import SourceItem, build_or_reject
 from papercast.domain.papers import PaperRecord, PaperVersion, parse_author_list, parse_paper_id
-from papercast.sources.file_reading import parse_file
-from papercast.sources.xml_reading import child_text, parse_document, require_root
+from papercast.sources.arxiv_fields import parse_rfc2822
+from papercast.sources.xml_reading import RecordStream, child_text, stream_xml_file
 
 SOURCE_NAME = "arxiv-rss"
 KIND = "an arXiv RSS feed"
@@ -29,26 +30,26 @@ _FIRST_APPEARANCE = frozenset({"new", "cross"})
 
 def parse_rss(data: bytes, *, origin: str = "input") -> list[SourceItem]:
     """The items of one feed. A feed with no items (weekends, holidays) is an empty list."""
-    root = parse_document(data, origin=origin, kind=KIND)
-    require_root(root, ("rss",), origin=origin, kind=KIND)
-    channel = root.find("channel")
-    if channel is None:
+    return list(read_rss(io.BytesIO(data), origin))
+
+
+def read_rss(stream: BinaryIO, origin: str) -> Iterator[SourceItem]:
+    """The items of one feed, read incrementally."""
+    items = RecordStream(stream, origin=origin, kind=KIND, root_tags=("rss",), record_tag="item",
+                         record_depth=3)
+    for index, item in enumerate(items, start=1):
+        yield _item(item, index)
+    if items.root.find("channel") is None:
         raise SourceError(f"{origin} is not {KIND}: <rss> has no <channel>", code="wrong-format")
-    return [_item(item, index) for index, item in enumerate(channel.findall("item"), start=1)]
 
 
 def _item(item: Element, index: int) -> SourceItem:
-    location = f"item {index}"
     guid = child_text(item, "guid").strip()
-    if guid:
-        location = f"item {index} ({guid})"
-    try:
-        return record_from_item(item)
-    except InvalidInput as exc:
-        return Rejection(location, str(exc), SOURCE_NAME)
+    location = f"item {index} ({guid[:100]})" if guid else f"item {index}"
+    return build_or_reject(lambda: record_from_item(item, location), location, SOURCE_NAME)
 
 
-def record_from_item(item: Element) -> PaperRecord:
+def record_from_item(item: Element, location: str = "") -> PaperRecord:
     """One `<item>`: id and version from the guid/description, the abstract after "Abstract:".
 
     The announced version goes into `versions` (so the paper learns it exists) but not into
@@ -75,6 +76,7 @@ def record_from_item(item: Element) -> PaperRecord:
         license=child_text(item, f"{_DC}rights").strip(),
         versions=(PaperVersion(version),) if version else (),
         announced_on=_pub_date(item) if announce_type in _FIRST_APPEARANCE else None,
+        location=location,
     )
 
 
@@ -87,12 +89,7 @@ def _categories(item: Element) -> tuple[str, ...]:
 def _pub_date(item: Element) -> date | None:
     """The announcement day as arXiv states it (`Mon, 27 Apr 2026 00:00:00 -0400`: 27 April)."""
     text = child_text(item, "pubDate").strip()
-    if not text:
-        return None
-    try:
-        return parsedate_to_datetime(text).date()
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"invalid pubDate {text!r}", field="announced_on") from exc
+    return parse_rfc2822(text, field="pubDate").date() if text else None
 
 
 class ArxivRssFileSource:
@@ -104,4 +101,4 @@ class ArxivRssFileSource:
         self.path = Path(path)
 
     def items(self) -> Iterator[SourceItem]:
-        yield from parse_file(self.path, lambda data, origin: parse_rss(data, origin=origin))
+        return stream_xml_file(self.path, read_rss)

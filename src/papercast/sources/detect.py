@@ -11,7 +11,15 @@ from papercast.ports import PaperSource
 from papercast.sources.arxiv_api import ArxivApiFileSource
 from papercast.sources.arxiv_oai import OaiFileSource
 from papercast.sources.arxiv_rss import ArxivRssFileSource
-from papercast.sources.file_reading import open_binary, read_bytes, read_head, recorded_response
+from papercast.sources.file_reading import (
+    MAX_RECORD_BYTES,
+    open_binary,
+    read_document,
+    read_head,
+    reading,
+    recorded_response,
+    without_bom,
+)
 from papercast.sources.hf_daily import HfDailyFileSource
 from papercast.sources.minimal_jsonl import MinimalJsonlSource
 from papercast.sources.snapshot_jsonl import SnapshotJsonlSource
@@ -24,15 +32,18 @@ _SNAPSHOT_KEYS = frozenset(
 )
 _WRAPPER_KEYS = frozenset({"url", "status_code", "body"})
 _HEAD_SIZE = 65_536
-_MAX_FIRST_LINE = 64 * 1024 * 1024
 # The first start tag, after any XML declaration, comments and processing instructions.
 _ROOT_TAG = re.compile(rb"<(?![?!])(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
 
 
 def detect_format(path: Path) -> str:
-    """The format of `path` (one of `FORMATS`), from its first bytes; gzip files are looked inside."""
+    """The format of `path` (one of `FORMATS`), from its first bytes; gzip files are looked inside.
+
+    Reads a bounded prefix: at most the first line (up to `MAX_RECORD_BYTES`) of a JSON-lines
+    file, or the whole of a recorded response (up to `MAX_DOCUMENT_BYTES`).
+    """
     path = Path(path)
-    head = read_head(path, _HEAD_SIZE).lstrip(b"\xef\xbb\xbf \t\r\n")
+    head = without_bom(read_head(path, _HEAD_SIZE)).lstrip(b" \t\r\n")
     fmt = None
     if head.startswith(b"<"):
         fmt = _ROOT_FORMATS.get(_root_tag(head))
@@ -54,14 +65,16 @@ def _root_tag(head: bytes) -> str:
 
 
 def _json_format(path: Path, head: bytes) -> str | None:
-    first_line = head.split(b"\n", 1)[0]
+    first_line: bytes | None = head.split(b"\n", 1)[0]
     if b"\n" not in head and len(head) >= _HEAD_SIZE - 3:
         first_line = _first_line(path)
+    if first_line is None:
+        return None
     try:
         value = json.loads(first_line)
     except (ValueError, RecursionError):
         # One long line (a recorded response is a single JSON object) or a malformed first line.
-        return _recorded_format(read_bytes(path)) if b'"status_code"' in head else None
+        return _recorded_format(read_document(path)) if b'"status_code"' in head else None
     if not isinstance(value, dict):
         return None
     if value.keys() >= _WRAPPER_KEYS:
@@ -71,12 +84,15 @@ def _json_format(path: Path, head: bytes) -> str | None:
     return "snapshot" if _SNAPSHOT_KEYS & value.keys() else "jsonl"
 
 
-def _first_line(path: Path) -> bytes:
-    """The whole first non-blank line, for a JSON-lines file whose first record is over 64 KiB."""
-    with open_binary(path) as stream:
-        for line in stream:
+def _first_line(path: Path) -> bytes | None:
+    """The whole first non-blank line, for a JSON-lines file whose first record is over 64 KiB;
+    None when it is over `MAX_RECORD_BYTES` (reading on would hold all of it in memory)."""
+    with reading(path), open_binary(path) as stream:
+        while line := stream.readline(MAX_RECORD_BYTES + 1):
+            if len(line) > MAX_RECORD_BYTES:
+                return None
             if line.strip():
-                return line[:_MAX_FIRST_LINE]
+                return without_bom(line)
     return b""
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from papercast.domain.errors import InvalidInput, SourceError
-from papercast.domain.ingest import Rejection, SourceItem
-from papercast.domain.papers import Author, ExternalSignal, PaperRecord, author_from_name
+from papercast.domain.ingest import Rejection, SourceItem, build_or_reject
+from papercast.domain.papers import MAX_COUNT, Author, ExternalSignal, PaperRecord, author_from_name
 from papercast.sources.arxiv_fields import parse_iso_date
 from papercast.sources.file_reading import parse_file
 
@@ -20,7 +20,7 @@ KIND = "a Hugging Face daily-papers response"
 def parse_hf_daily(data: bytes, *, origin: str = "input") -> list[SourceItem]:
     """The papers of one response (a JSON array of `{paper: {...}, numComments, ...}`)."""
     try:
-        entries = json.loads(data)
+        entries = json.loads(data, parse_int=_json_integer)
     except (ValueError, RecursionError) as exc:
         hint = " (it looks like XML)" if data.lstrip()[:1] == b"<" else ""
         message = f"{origin} is not {KIND}: not a JSON document{hint} ({exc})"
@@ -34,19 +34,33 @@ def parse_hf_daily(data: bytes, *, origin: str = "input") -> list[SourceItem]:
     return [_item(entry, index) for index, entry in enumerate(entries, start=1)]
 
 
+class OversizedNumber:
+    """A JSON integer too long to be any count. Only its entry is rejected: converting it would
+    fail the whole document (Python refuses integers of over 4,300 digits)."""
+
+    def __init__(self, digits: str) -> None:
+        self.digits = len(digits)
+
+    def __repr__(self) -> str:
+        return f"a number of {self.digits} digits"
+
+
+def _json_integer(digits: str) -> int | OversizedNumber:
+    return int(digits) if len(digits) <= 30 else OversizedNumber(digits)
+
+
 def _item(entry: object, index: int) -> SourceItem:
     paper = entry.get("paper") if isinstance(entry, dict) else None
     paper_id = paper.get("id") if isinstance(paper, dict) else None
-    location = f"item {index} ({paper_id})" if isinstance(paper_id, str) and paper_id else f"item {index}"
+    location = f"item {index}"
+    if isinstance(paper_id, str) and paper_id:
+        location = f"item {index} ({paper_id[:100]})"
     if not isinstance(entry, dict) or not isinstance(paper, dict):
         return Rejection(location, "expected an object with a `paper` object", SOURCE_NAME)
-    try:
-        return record_from_daily_entry(entry)
-    except InvalidInput as exc:
-        return Rejection(location, str(exc), SOURCE_NAME)
+    return build_or_reject(lambda: record_from_daily_entry(entry, location), location, SOURCE_NAME)
 
 
-def record_from_daily_entry(entry: dict[str, Any]) -> PaperRecord:
+def record_from_daily_entry(entry: dict[str, Any], location: str = "") -> PaperRecord:
     """One daily-papers entry. `paper.publishedAt` is arXiv's v1 date; no version is named."""
     paper = entry["paper"]
     paper_id = paper.get("id")
@@ -61,6 +75,7 @@ def record_from_daily_entry(entry: dict[str, Any]) -> PaperRecord:
         authors=_authors(paper.get("authors")),
         announced_on=parse_iso_date(published, field="publishedAt") if published else None,
         signal=_signal(entry, paper),
+        location=location,
     )
 
 
@@ -97,8 +112,8 @@ def _count(obj: dict[str, Any], key: str) -> int | None:
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInput(f"expected a count, got {value!r:.40}", field=key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise InvalidInput(f"expected a count (0 to {MAX_COUNT}), got {value!r:.40}", field=key)
     return value
 
 

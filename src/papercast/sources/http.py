@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from papercast.clock import Clock
+from papercast.domain.backoff import backoff_seconds
 from papercast.domain.errors import SourceError
 
 log = logging.getLogger("papercast.http")
@@ -87,8 +88,8 @@ class PoliteHttpClient:
     def _back_off(self, url: str, failures: int, reason: str) -> None:
         if failures >= self._policy.max_attempts:
             raise SourceError(f"giving up on {url} after {failures} attempts: {reason}", code="http-failed")
-        delay = min(self._policy.backoff_max, self._policy.backoff_initial * 2 ** (failures - 1))
-        delay *= 0.5 + self._rng.random() / 2
+        delay = backoff_seconds(failures, self._policy.backoff_initial, self._policy.backoff_max,
+                                self._rng.random())
         log.warning("http.backoff url=%s attempt=%d reason=%r wait=%.1f", url, failures, reason, delay)
         self._clock.sleep(delay)
 

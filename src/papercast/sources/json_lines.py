@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import zlib
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from papercast.domain.errors import InvalidInput, SourceError
-from papercast.domain.ingest import Rejection, SourceItem
+from papercast.domain.ingest import Rejection, SourceItem, build_or_reject
 from papercast.domain.papers import PaperRecord
-from papercast.sources.file_reading import damaged_gzip, open_binary
+from papercast.sources.file_reading import MAX_RECORD_BYTES, open_binary, reading, without_bom
 
 # Far over any real record (the longest arXiv author lists are ~1 MB); longer lines are refused.
-MAX_LINE_BYTES = 16 * 1024 * 1024
+MAX_LINE_BYTES = MAX_RECORD_BYTES
+# An overlong line is skipped up to this far; one that goes on further is no JSON-lines file
+# (or an endless input such as /dev/zero), and reading stops with an error instead of running on.
+MAX_SKIPPED_BYTES = 256 * 1024 * 1024
 _SKIP_CHUNK = 1024 * 1024
 # A first line with none of these is not a paper-metadata JSON-lines file.
 _PAPER_KEYS = ("id", "title", "abstract")
@@ -27,38 +29,36 @@ def read_json_lines(path: Path, *, source: str, kind: str) -> Iterator[tuple[int
     Reads in constant memory (a line over `MAX_LINE_BYTES` is rejected without being held whole).
     The first non-blank line must be a JSON object that looks like paper metadata; otherwise the
     file is some other format and `SourceError` says so (`kind` names the expected format, e.g.
-    "an arXiv metadata snapshot (JSON lines)").
+    "an arXiv metadata snapshot (JSON lines)"). A UTF-8 byte order mark before it is skipped.
     """
     checked = False
-    try:
-        with open_binary(path) as stream:
-            for number, raw in _numbered_lines(stream):
-                if not raw.strip():
-                    continue
-                if not checked:
-                    check_first_line(raw, path=path, kind=kind)
-                if len(raw) > MAX_LINE_BYTES:
-                    checked = True
-                    yield Rejection(f"line {number}", f"line is over {MAX_LINE_BYTES} bytes long", source)
-                    continue
-                try:
-                    value = json.loads(raw)
-                except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError, absurd nesting
-                    yield Rejection(f"line {number}", f"malformed JSON: {exc}", source)
-                    checked = True
-                    continue
-                if not checked:
-                    check_first_value(value, path=path, kind=kind)
-                    checked = True
-                yield number, value
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise damaged_gzip(path, exc) from exc
-    except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror or exc}", code="unreadable") from exc
+    with reading(path), open_binary(path) as stream:
+        for number, raw in _numbered_lines(stream, path):
+            if not raw.strip():
+                continue
+            if not checked:
+                check_first_line(raw, path=path, kind=kind)
+            if len(raw) > MAX_LINE_BYTES:
+                checked = True
+                yield Rejection(f"line {number}", f"line is over {MAX_LINE_BYTES} bytes long", source)
+                continue
+            try:
+                value = json.loads(raw)
+            except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError, absurd nesting
+                yield Rejection(f"line {number}", f"malformed JSON: {exc}", source)
+                checked = True
+                continue
+            if not checked:
+                check_first_value(value, path=path, kind=kind)
+                checked = True
+            yield number, value
 
 
-def _numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """Lines with their numbers; an overlong line comes back as its first `MAX_LINE_BYTES + 1` bytes."""
+def _numbered_lines(stream: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:
+    """Lines with their numbers; an overlong line comes back as its first `MAX_LINE_BYTES + 1` bytes.
+
+    The first line comes without a UTF-8 byte order mark.
+    """
     number = 0
     readline = stream.readline
     while True:
@@ -66,12 +66,25 @@ def _numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
         if not raw:
             return
         number += 1
+        if number == 1:
+            raw = without_bom(raw)
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            while True:  # skip the rest of the overlong line
-                rest = readline(_SKIP_CHUNK)
-                if not rest or rest.endswith(b"\n"):
-                    break
+            _skip_rest_of_line(readline, path, number)
         yield number, raw
+
+
+def _skip_rest_of_line(readline: Callable[[int], bytes], path: Path, number: int) -> None:
+    skipped = 0
+    while True:
+        rest = readline(_SKIP_CHUNK)
+        if not rest or rest.endswith(b"\n"):
+            return
+        skipped += len(rest)
+        if skipped > MAX_SKIPPED_BYTES:
+            raise SourceError(
+                f"{path}: line {number} goes on for over {MAX_SKIPPED_BYTES} bytes without a line break "
+                "(MAX_SKIPPED_BYTES); stopped reading: not JSON lines, or an endless input",
+                code="line-too-long")
 
 
 def check_first_line(raw: bytes, *, path: Path, kind: str) -> None:
@@ -138,10 +151,10 @@ def categories_field(value: object) -> tuple[str, ...]:
     raise InvalidInput(message, field="categories")
 
 
-def rejection_reason(obj: dict[str, Any], exc: InvalidInput) -> str:
+def rejection_reason(obj: dict[str, Any], reason: str) -> str:
     """Why a JSON-lines record was rejected, naming its id when it has one."""
     paper_id = obj.get("id")
-    return f"{paper_id}: {exc}" if isinstance(paper_id, str) and paper_id.strip() else str(exc)
+    return f"{paper_id[:80]}: {reason}" if isinstance(paper_id, str) and paper_id.strip() else reason
 
 
 def _json_type(value: object) -> str:
@@ -150,17 +163,19 @@ def _json_type(value: object) -> str:
 
 
 def records_from_json_lines(path: Path, *, source: str, kind: str,
-                            build: Callable[[dict[str, Any], str], PaperRecord]) -> Iterator[SourceItem]:
-    """Each line of `path` built into a record by `build`, or a rejection naming the line."""
+                            build: Callable[[dict[str, Any], str, str], PaperRecord]) -> Iterator[SourceItem]:
+    """Each line of `path` built into a record by `build(object, source, location)`, or a
+    rejection naming the line: whatever building one line raises costs only that line."""
     for entry in read_json_lines(path, source=source, kind=kind):
         if isinstance(entry, Rejection):
             yield entry
             continue
         number, value = entry
+        location = f"line {number}"
         if not isinstance(value, dict):
-            yield Rejection(f"line {number}", "expected a JSON object", source)
+            yield Rejection(location, "expected a JSON object", source)
             continue
-        try:
-            yield build(value, source)
-        except InvalidInput as exc:
-            yield Rejection(f"line {number}", rejection_reason(value, exc), source)
+        item = build_or_reject(partial(build, value, source, location), location, source)
+        if isinstance(item, Rejection):
+            item = Rejection(location, rejection_reason(value, item.reason), source)
+        yield item

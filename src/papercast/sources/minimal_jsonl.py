@@ -30,7 +30,7 @@ class MinimalJsonlSource:
         return records_from_json_lines(self.path, source=self.name, kind=_KIND, build=record_from_minimal)
 
 
-def record_from_minimal(obj: dict[str, Any], source: str) -> PaperRecord:
+def record_from_minimal(obj: dict[str, Any], source: str, location: str = "") -> PaperRecord:
     """One minimal object as a record; raises `InvalidInput` (with `field`) when it has the wrong shape."""
     return PaperRecord(
         paper_id=id_field(obj),
@@ -44,6 +44,7 @@ def record_from_minimal(obj: dict[str, Any], source: str) -> PaperRecord:
         doi=string_field(obj, "doi"),
         report_no=_either(obj, "report_no", "report-no"),
         license=string_field(obj, "license"),
+        location=location,
     )
 
 

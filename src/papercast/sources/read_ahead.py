@@ -20,14 +20,15 @@ import multiprocessing
 import os
 import pickle
 import signal
+import threading
 import traceback
-from collections.abc import Generator
-from itertools import islice
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from papercast.domain.errors import SourceError
-from papercast.domain.ingest import ValidatedBatch, validate_items
+from papercast.domain.ingest import ValidatedBatch, read_batches, validate_items
 from papercast.ports import PaperSource
 from papercast.runtime import fewer_gc_passes
 
@@ -62,12 +63,13 @@ def _read_in_child(source: PaperSource, path: Path, batch_size: int) -> Generato
     reader, writer = context.Pipe(duplex=False)
     child = context.Process(target=produce, args=(source, batch_size, writer),
                             name="papercast-read-ahead", daemon=True)
-    child.start()
-    # The child now holds the only write end: when it ends, for any reason, reading ends too.
-    # While the writer is busy, the child validates one batch ahead and waits to hand it over.
-    writer.close()
-    log.info("ingest.read_ahead path=%s pid=%s", path, child.pid)
     try:
+        with _children_ignore_interrupts():
+            child.start()
+        # The child now holds the only write end: when it ends, for any reason, reading ends too.
+        # While the writer is busy, the child validates one batch ahead and waits to hand it over.
+        writer.close()
+        log.info("ingest.read_ahead path=%s pid=%s", path, child.pid)
         while True:
             try:
                 kind, payload = reader.recv()
@@ -83,29 +85,55 @@ def _read_in_child(source: PaperSource, path: Path, batch_size: int) -> Generato
                 raise error
             yield payload
     finally:
+        writer.close()
         reader.close()
-        if child.is_alive():
-            child.terminate()
-        child.join()
+        if child.pid is not None:  # started
+            if child.is_alive():
+                child.terminate()  # SIGTERM: the child has no handler for it, so it ends without a word
+            child.join()
+
+
+@contextmanager
+def _children_ignore_interrupts() -> Iterator[None]:
+    """Children started in here ignore SIGINT from their first instruction on.
+
+    A Ctrl-C reaches the whole process group. A spawned Python keeps an inherited "ignore" and
+    then installs no KeyboardInterrupt handler, so a child interrupted while it starts up prints
+    no traceback; the writer handles the interrupt and stops the child. (Only the main thread
+    may change signal handlers; elsewhere interrupts do not arrive anyway.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def produce(source: PaperSource, batch_size: int, channel: Any) -> None:
     """The child's work: validate batch after batch and send each down `channel`, then ("done", None).
 
     Interrupts are the writer's to handle (a Ctrl-C reaches the whole process group); it
-    stops this process when it stops reading.
+    stops this process when it stops reading. When the writer has gone (killed), there is
+    nobody to tell: this process ends quietly.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with fewer_gc_passes() as between_batches:
-            iterator = iter(source.items())
-            while chunk := list(islice(iterator, batch_size)):
+            # When reading fails part-way, the items read before come as a last batch first.
+            for chunk in read_batches(source.items(), batch_size):
                 channel.send(("batch", validate_items(chunk, source.name)))
                 between_batches()
+    except (BrokenPipeError, ConnectionResetError):
+        return  # the writer is gone
     except BaseException as error:  # noqa: BLE001 - handed to the writer, which raises it
-        channel.send(("error", (_portable(error), traceback.format_exc())))
+        with suppress(BrokenPipeError, ConnectionResetError):
+            channel.send(("error", (_portable(error), traceback.format_exc())))
     else:
-        channel.send(("done", None))
+        with suppress(BrokenPipeError, ConnectionResetError):
+            channel.send(("done", None))
     finally:
         channel.close()
 

@@ -39,7 +39,7 @@ class SnapshotJsonlSource:
         return records_from_json_lines(self.path, source=self.name, kind=_KIND, build=record_from_snapshot)
 
 
-def record_from_snapshot(obj: dict[str, Any], source: str) -> PaperRecord:
+def record_from_snapshot(obj: dict[str, Any], source: str, location: str = "") -> PaperRecord:
     """One snapshot object as a record; raises `InvalidInput` (with `field`) when it has the wrong shape.
 
     Withdrawal is read from the comments, which in the snapshot belong to the latest version.
@@ -63,6 +63,7 @@ def record_from_snapshot(obj: dict[str, Any], source: str) -> PaperRecord:
         withdrawn=says_withdrawn(comments),
         versions=versions,
         version=max((v.number for v in versions), default=None),
+        location=location,
     )
 
 
@@ -126,6 +127,6 @@ def _versions(value: object) -> tuple[PaperVersion, ...]:
         created = item.get("created") if isinstance(item, dict) else None
         if not isinstance(label, str) or not (created is None or isinstance(created, str)):
             raise InvalidInput(f"expected {{version, created}}, got {item!r:.80}", field="versions")
-        number = int(label[1:]) if label[:1] == "v" and label[1:].isdecimal() else version_number(label)
+        number = version_number(label)
         versions.append(PaperVersion(number, parse_arxiv_datetime(created) if created else None))
     return tuple(versions)

@@ -1,5 +1,5 @@
 """Read queries behind the listing pages: recent papers, an author's, a category's, and a plain
-text match used while no search index is wired. Each returns one page of papers and a total.
+text match for when the search indexes are unavailable. Each returns one page of papers and a total.
 
 Newest first everywhere: by announcement date, then by change sequence; papers without a date
 come last (newest stored first). Dated and undated papers are read as two segments so that both

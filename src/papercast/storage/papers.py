@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, func, select, update
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Table, delete, func, select, update
 from papercast.clock import Clock
 from papercast.domain.papers import Author, ExternalSignal, Outcome, Paper, PaperVersion, author_key
 from papercast.storage.cursors import write_cursor
-from papercast.storage.engine import write_transaction
+from papercast.storage.engine import as_utc, write_transaction
 from papercast.storage.tables import (
     PAPER_CHANGE_COUNTER,
     counters,
@@ -73,7 +73,7 @@ class SqlPaperRepository:
                 select(papers.c.updated_at).where(papers.c.change_seq > change_seq)
                 .order_by(papers.c.change_seq).limit(1)
             ).scalar_one_or_none()
-        return _aware(moment)
+        return as_utc(moment)
 
     def iter_ids(self) -> Iterator[str]:
         with self._engine.connect() as connection:
@@ -91,22 +91,27 @@ class SqlPaperRepository:
 
     @contextmanager
     def write_batch(self) -> Iterator[PaperWriteBatch]:
-        """A unit of work: read, merge and write papers in one serialised transaction."""
+        """Read, merge and write papers in one serialised transaction (a unit of work of papers
+        alone; `storage.unit_of_work` adds jobs and other stores to the same transaction)."""
         with write_transaction(self._engine) as connection:
-            # Lock the change counter first: concurrent writers queue here, not mid-batch.
-            connection.execute(
-                update(counters).where(counters.c.name == PAPER_CHANGE_COUNTER)
-                .values(value=counters.c.value)
-            )
-            yield PaperWriteBatch(connection, self._clock.now())
+            yield PaperWriteBatch.begin(connection, self._clock.now())
 
 
 class PaperWriteBatch:
-    """Reads and writes inside one write transaction (see `SqlPaperRepository.write_batch`)."""
+    """Paper reads and writes inside a caller's write transaction; open it with `begin`."""
 
     def __init__(self, connection: Connection, now: datetime) -> None:
         self._connection = connection
         self._now = now
+
+    @classmethod
+    def begin(cls, connection: Connection, now: datetime) -> PaperWriteBatch:
+        """Lock the change counter first, so that concurrent paper writers queue here and not
+        half-way through a batch; then read and write through the batch."""
+        connection.execute(
+            update(counters).where(counters.c.name == PAPER_CHANGE_COUNTER).values(value=counters.c.value)
+        )
+        return cls(connection, now)
 
     def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
         return load_papers(self._connection, paper_ids)
@@ -217,7 +222,7 @@ def load_papers(connection: Connection, paper_ids: Sequence[str], *,
             .order_by(paper_versions.c.paper_id, paper_versions.c.version)
         ).mappings():
             versions.setdefault(v["paper_id"], []).append(
-                PaperVersion(v["version"], _aware(v["submitted_at"]))
+                PaperVersion(v["version"], as_utc(v["submitted_at"]))
             )
         signals: dict[str, list[ExternalSignal]] = {}
         for s in connection.execute(
@@ -286,14 +291,8 @@ def _paper_from_row(
         signals=signals,
         content_hash=row["content_hash"],
         change_seq=int(row["change_seq"]),
+        updated_at=as_utc(row["updated_at"]),
     )
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; everything papercast stores is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def _as_date(value: date | datetime | None) -> date | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -145,3 +146,74 @@ embedding_watermarks = Table(
 )
 
 EMBEDDING_CHANGE_COUNTER = "embedding_seq"
+
+# Background work (`domain/jobs.py`): claimed by workers with a lease, retried with backoff, kept
+# when done (pruned after `PAPERCAST_JOBS_KEEP_DAYS`) so a periodic task's key stays taken for
+# its period. Times are UTC.
+jobs = Table(
+    "jobs",
+    metadata,
+    # INTEGER on SQLite: only that spelling makes the column the rowid, which autoincrements.
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(100), nullable=False),
+    Column("unique_key", String(200), nullable=True),  # enqueued once: a second enqueue is a no-op
+    Column("payload", Text, nullable=False),  # a JSON object, keys sorted
+    Column("state", String(16), nullable=False),
+    Column("run_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_owner", String(200), nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_jobs_unique_key", "unique_key", unique=True),
+    # What a polling worker asks: the earliest claimable job.
+    Index("ix_jobs_state_run_at", "state", "run_at"),
+    Index("ix_jobs_kind_state", "kind", "state"),
+)
+
+# The mail outbox: a message is queued in the transaction of the change that causes it, claimed
+# by a sender with a lease and settled right after the server's reply (docs/architecture.md).
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),  # the template: test, digest, confirm, ...
+    Column("idempotency_key", String(200), nullable=True),  # queueing the same key again is a no-op
+    Column("message_id", String(250), nullable=False),
+    Column("sender", String(320), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("message", Text, nullable=False),  # the whole RFC 5322 message, sent byte for byte
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    # Queued: when the next attempt is due. Sending: when the lease runs out and another sender
+    # may take the message over. One column, so one index finds everything claimable.
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("not_after", DateTime(timezone=True), nullable=True),  # not worth sending after this
+    Column("lease_owner", String(200), nullable=True),
+    Column("last_smtp_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("state IN ('queued', 'sending', 'sent', 'failed', 'expired')", name="state"),
+    Index("ix_mail_outbox_idempotency_key", "idempotency_key", unique=True),
+    Index("ix_mail_outbox_message_id", "message_id", unique=True),
+    Index("ix_mail_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+)
+
+# Every state change of every outbox message, with its time, attempt and what the server said.
+mail_outbox_events = Table(
+    "mail_outbox_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("outbox_id", Integer, ForeignKey("mail_outbox.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("from_state", String(16), nullable=True),
+    Column("to_state", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("smtp_code", Integer, nullable=True),
+    Column("detail", Text, nullable=False, server_default=""),
+    Index("ix_mail_outbox_events_outbox_id", "outbox_id"),
+)

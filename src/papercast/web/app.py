@@ -55,8 +55,8 @@ API_DESCRIPTION = (
 
 def create_app(papercast: Papercast, *, search_backend: SearchBackend | None = None,
                config: WebConfig | None = None, worker: BackgroundWorker | None = None) -> FastAPI:
-    """The ASGI app over `papercast`. `search_backend` defaults to the search service when
-    papercast has one (`papercast.search`), else to a plain catalog match."""
+    """The ASGI app over `papercast`. `search_backend` answers searches (`papercast serve` passes
+    the search service); without one, a plain catalog match (`CatalogSearch`) does."""
     config = config or WebConfig.from_settings(papercast.settings)
     context = _context(papercast, search_backend, config)
     app = FastAPI(title="papercast API", version=__version__, description=API_DESCRIPTION,
@@ -84,8 +84,7 @@ def create_app(papercast: Papercast, *, search_backend: SearchBackend | None = N
 
 def _context(papercast: Papercast, backend: SearchBackend | None, config: WebConfig) -> WebContext:
     listings = papercast.listings
-    fallback = CatalogSearch(listings, monotonic=papercast.clock.monotonic)
-    backend = backend or _search_service(papercast) or fallback
+    backend = backend or CatalogSearch(listings, monotonic=papercast.clock.monotonic)
     log.info("web.search backend=%s", type(backend).__name__)
     return WebContext(papercast=papercast, catalog=papercast.catalog, listings=listings,
                       search=WebSearch(backend, listings), templates=build_templates(),
@@ -102,16 +101,10 @@ def _response_cache(context: WebContext, monotonic: Callable[[], float]) -> Resp
     config = context.config
     if config.response_cache_entries <= 0 or config.cache_max_age <= 0:
         return None
-    return ResponseCache(config.response_cache_entries, config.cache_max_age,
-                         version=context.listings.catalog_version, now=monotonic)
+    def version() -> tuple[int, ...]:
+        return (context.listings.catalog_version(), *context.search.index_version())
 
-
-def _search_service(papercast: Papercast) -> SearchBackend | None:
-    """The search service, where bootstrap provides one (an attribute or a factory method)."""
-    found = getattr(papercast, "search", None)
-    if callable(found) and not hasattr(found, "search"):
-        found = found()
-    return found if found is not None and hasattr(found, "search") else None
+    return ResponseCache(config.response_cache_entries, config.cache_max_age, version=version, now=monotonic)
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:

@@ -1,5 +1,6 @@
 """HTTP caching of reads: a weak ETag from the body, `If-None-Match` answered with 304, and
-`Cache-Control` saying how long a shared cache may keep the answer."""
+`Cache-Control` saying how long a shared cache may keep the answer, or that none may keep it
+(an answer that is worse than usual for a passing reason, such as a keyword-only search)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ def weak_etag(body: bytes) -> str:
     return f'W/"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
 
 
-def cached(request: Request, response: Response, max_age: int) -> Response:
-    """`response` with ETag and Cache-Control, or a bodiless 304 when the client has it already."""
+def cached(request: Request, response: Response, max_age: int, *, store: bool = True) -> Response:
+    """`response` with ETag and Cache-Control, or a bodiless 304 when the client has it already.
+    Without `store`, no cache (the browser's, a proxy's, ours) may keep it: `no-store`."""
     if request.method not in ("GET", "HEAD") or response.status_code != 200:
+        return response
+    if not store:
+        response.headers["Cache-Control"] = "no-store"
         return response
     tag = weak_etag(bytes(response.body))
     cache_control = f"public, max-age={max_age}" if max_age > 0 else "no-cache"

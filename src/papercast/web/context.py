@@ -11,7 +11,7 @@ from starlette.templating import Jinja2Templates
 
 from papercast.services.catalog import CatalogService
 from papercast.services.listings import MAX_LIMIT, ListingService
-from papercast.settings import Settings
+from papercast.settings import DEFAULT_BASE_URL, Settings
 from papercast.web.metrics import HttpMetrics
 from papercast.web.search import WebSearch
 
@@ -29,6 +29,7 @@ class WebConfig:
     rate_limit_burst: int = 60
     feed_size: int = 50
     response_cache_entries: int = 1000
+    base_url: str = DEFAULT_BASE_URL  # the public address absolute links are built from
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebConfig:
@@ -39,6 +40,7 @@ class WebConfig:
             rate_limit_burst=max(1, settings.web_rate_limit_burst),
             feed_size=min(max(1, settings.web_feed_size), MAX_LIMIT),
             response_cache_entries=max(0, settings.web_response_cache_entries),
+            base_url=settings.public_base_url,
         )
 
 

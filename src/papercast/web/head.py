@@ -1,4 +1,10 @@
-"""HEAD answered like GET without the body (FastAPI routes declare GET only)."""
+"""HEAD answered like GET without the body (FastAPI routes declare GET only).
+
+The routes below see a copy of the request scope that says GET; the server keeps its own scope,
+which still says HEAD. uvicorn reads the method from that scope to decide whether a body must
+follow the headers: changing it in place made uvicorn wait for `Content-Length` bytes that never
+came, log two tracebacks and reset the kept-alive connection.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +21,13 @@ class HeadAsGetMiddleware:
         if scope["type"] != "http" or scope["method"] != "HEAD":
             await self.app(scope, receive, send)
             return
+        as_get = {**scope, "method": "GET"}
 
         async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.start" and "route" in as_get:
+                scope["route"] = as_get["route"]  # for the metrics: the route that answered
             if message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)
 
-        scope["method"] = "GET"  # in place: outer middleware (metrics) sees the route that answered
-        await self.app(scope, receive, send_without_body)
+        await self.app(as_get, receive, send_without_body)

@@ -1,16 +1,19 @@
-"""A small in-process cache of whole responses, keyed by URL and by the catalog's version.
+"""A small in-process cache of whole responses, keyed by URL and by the version of the data.
 
 Pages are the same for every visitor, and rendering one costs far more than sending it again.
 A GET answered 200 with `Cache-Control: public` is kept (bounded in entries and age) together
-with the catalog's change sequence at the time; any write to the catalog moves the sequence
-on, so no entry outlives the data it shows (by more than `VERSION_TTL` seconds, the time the
-version itself is reused). Hits still answer `If-None-Match` with 304.
+with the version of what it was computed from: the catalog's change sequence and the sequences
+of the search indexes as loaded (a search answered before the index caught up with a write, or
+before the vectors arrived, must not outlive that index). Any write to the catalog and any
+catch-up of an index moves the version on, so no entry outlives the data it shows (by more than
+`VERSION_TTL` seconds, the time the version itself is reused). Answers marked `no-store` (a
+degraded, keyword-only search) are never kept. Hits still answer `If-None-Match` with 304.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +30,7 @@ EXEMPT_PREFIXES = ("/static/", "/healthz", "/metrics")
 
 @dataclass(frozen=True)
 class CachedResponse:
-    version: int
+    version: Hashable
     stored_at: float
     status: int
     headers: list[tuple[bytes, bytes]]
@@ -36,25 +39,25 @@ class CachedResponse:
 
 
 class ResponseCache:
-    """Least-recently-used entries, each valid while the catalog version is unchanged."""
+    """Least-recently-used entries, each valid while the data version is unchanged."""
 
-    def __init__(self, max_entries: int, max_age: float, version: Callable[[], int],
+    def __init__(self, max_entries: int, max_age: float, version: Callable[[], Hashable],
                  now: Callable[[], float]) -> None:
         self.max_entries = max_entries
         self.max_age = max_age
         self._version_source = version
         self._now = now
         self._entries: OrderedDict[tuple[str, str, str], CachedResponse] = OrderedDict()
-        self._version: tuple[int, float] | None = None
+        self._version: tuple[Hashable, float] | None = None
 
-    async def version(self) -> int:
-        """The catalog version, read again (off the event loop) at most every `VERSION_TTL` s."""
+    async def version(self) -> Hashable:
+        """The data version, read again (off the event loop) at most every `VERSION_TTL` s."""
         moment = self._now()
         if self._version is None or moment - self._version[1] > VERSION_TTL:
             self._version = (await anyio.to_thread.run_sync(self._version_source), moment)
         return self._version[0]
 
-    def get(self, key: tuple[str, str, str], version: int) -> CachedResponse | None:
+    def get(self, key: tuple[str, str, str], version: Hashable) -> CachedResponse | None:
         entry = self._entries.get(key)
         if entry is None or entry.version != version or self._now() - entry.stored_at > self.max_age:
             return None
@@ -96,7 +99,7 @@ class ResponseCacheMiddleware:
         await self._fill(scope, receive, send, key, version)
 
     async def _fill(self, scope: Scope, receive: Receive, send: Send, key: tuple[str, str, str],
-                    version: int) -> None:
+                    version: Hashable) -> None:
         assert self.cache is not None
         cache = self.cache
         start: dict[str, Any] = {}

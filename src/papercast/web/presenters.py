@@ -35,6 +35,8 @@ def hit_resource(hit: Hit) -> dict[str, Any]:
 def search_results(results: SearchResults, links: PageLinks) -> dict[str, Any]:
     return {
         "query": results.query, "sort": results.sort, "mode": results.mode,
+        "degraded": results.degraded, "similarity_floor": results.similarity_floor,
+        "below_floor": results.below_floor,
         "results": [hit_resource(h) for h in results.hits], "total_estimate": results.total,
         "offset": results.offset, "limit": results.limit, "warnings": list(results.warnings),
         "took_ms": round(results.took_ms, 3), "links": links.as_json(),

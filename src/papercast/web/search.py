@@ -1,9 +1,10 @@
 """Search as the web sees it: any backend with `search` and `similar`, its hits joined to papers.
 
 The backend is the search service (`SearchService.search(query_text, sort, offset, limit)` giving
-`results`, `total_estimate`, `mode`, `warnings`, `took_ms`; `similar(paper_id, limit)`). Until one
-is wired in, `CatalogSearch` stands in: every word must occur in the title or abstract, newest
-first, and "similar" means the newest papers of the same primary category.
+`results`, `total_estimate`, `mode`, `warnings`, `took_ms`, `degraded`, `similarity_floor`,
+`below_floor`; `similar(paper_id, limit)`). When the search indexes cannot be opened,
+`CatalogSearch` stands in: every word must occur in the title or abstract, newest first, and
+"similar" means the newest papers of the same primary category.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ MAX_CACHED_CATEGORIES = 2_000
 
 
 class SearchBackend(Protocol):
+    """`search` and `similar`; optionally `index_version()`, the sequences of its indexes."""
+
     def search(self, query_text: str, sort: str, offset: int, limit: int) -> Any: ...
 
     def similar(self, paper_id: str, limit: int) -> Any: ...
@@ -47,6 +50,9 @@ class SearchResults:
     mode: str
     warnings: tuple[str, ...] = ()
     took_ms: float = 0.0
+    degraded: bool = False  # keyword-only after the encoder failed: not to be kept by any cache
+    similarity_floor: float | None = None
+    below_floor: int = 0
 
     @property
     def has_next(self) -> bool:
@@ -80,7 +86,7 @@ class _CatalogHit:
 
 
 class CatalogSearch:
-    """Search of last resort over the catalog, until the search service is wired in.
+    """Search of last resort over the catalog, for when the search service is unavailable.
 
     "Similar" is the same list for every paper of a category (its newest papers), so it is kept
     for `related_ttl` seconds per category instead of being read again for each paper page.
@@ -139,12 +145,22 @@ class WebSearch:
         check_window(offset, limit)
         response = self.backend.search(query_text, sort, offset, limit)
         hits = self._hits(getattr(response, "results", ()))
+        floor = getattr(response, "similarity_floor", None)
         return SearchResults(
             query=query_text, sort=sort, hits=hits, offset=offset, limit=limit,
             total=int(getattr(response, "total_estimate", len(hits)) or 0),
             mode=str(getattr(response, "mode", "")), warnings=tuple(getattr(response, "warnings", ()) or ()),
             took_ms=float(getattr(response, "took_ms", 0.0) or 0.0),
+            degraded=bool(getattr(response, "degraded", False)),
+            similarity_floor=float(floor) if floor is not None else None,
+            below_floor=int(getattr(response, "below_floor", 0) or 0),
         )
+
+    def index_version(self) -> tuple[int, ...]:
+        """The sequences of the indexes the backend searches now (empty when it has none), so
+        that a cached answer is never older than the index it was computed from."""
+        version = getattr(self.backend, "index_version", None)
+        return tuple(version()) if callable(version) else ()
 
     def similar(self, paper: Paper, limit: int = 6, snippets: bool = True) -> Similar:
         """Papers similar to `paper`; a page that shows no abstracts asks for no `snippets`."""

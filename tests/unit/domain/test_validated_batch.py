@@ -25,6 +25,7 @@ def _full_record(paper_id: str = "2101.00001") -> PaperRecord:
         version=2, announced_on=date(2021, 1, 4),
         signal=ExternalSignal("hf-daily", upvotes=3, comments=1, github_stars=5,
                               observed_on=date(2021, 1, 5)),
+        location="line 7",
     )
 
 

@@ -108,8 +108,9 @@ def test_factory_picks_the_encoder_the_settings_name(tmp_path: Path) -> None:
     tfidf = load_embedder(Settings.load(env={}, data_dir=tmp_path, embedding_model="tfidf"), lambda: CORPUS)
     assert tfidf.model_id.startswith("tfidf-svd-")
     assert (tmp_path / "embeddings" / "tfidf" / "meta.json").is_file()
-    with pytest.raises(InvalidInput, match="unknown embedding model"):
-        load_embedder(Settings.load(env={}, data_dir=tmp_path, embedding_model="word2vec"), lambda: [])
+    # An unknown encoder is refused when the settings are read, before anything loads.
+    with pytest.raises(InvalidInput, match="embedding_model must be one of minilm, tfidf, hashing"):
+        Settings.load(env={}, data_dir=tmp_path, embedding_model="word2vec")
 
 
 def test_factory_falls_back_to_tfidf_when_minilm_is_not_installed(

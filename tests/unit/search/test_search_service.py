@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from papercast.domain.errors import InvalidInput, NotFound
+from papercast.domain.fusion import FusionWeights
 from papercast.domain.papers import Paper
 from papercast.index.keyword import TantivyKeywordIndex
 from papercast.index.vectors import VectorIndex
 from papercast.services.search import SearchService, SearchTuning
+from support.papers import InMemoryPapers
 
 # Words that mean the same thing share a dimension: the encoder "understands" synonyms.
 CONCEPTS = {"car": 0, "automobile": 0, "vehicle": 0, "protein": 1, "enzyme": 1, "galaxy": 2, "star": 2,
@@ -55,13 +57,6 @@ PAPERS = [
 ]
 
 
-class Papers:
-    def __init__(self, papers: Sequence[Paper]) -> None:
-        self.by_id = {paper.paper_id: paper for paper in papers}
-
-    def get_many(self, paper_ids: Sequence[str], *, history: bool = True) -> dict[str, Paper]:
-        return {paper_id: self.by_id[paper_id] for paper_id in paper_ids if paper_id in self.by_id}
-
 
 @pytest.fixture(scope="module")
 def keyword() -> TantivyKeywordIndex:
@@ -82,7 +77,7 @@ def service(keyword: TantivyKeywordIndex, embedder: ConceptEmbedder | None = Non
             with_vectors: bool = True, **tuning: float) -> SearchService:
     encoder = embedder or ConceptEmbedder()
     return SearchService(keyword, vectors(ConceptEmbedder()) if with_vectors else None,
-                         encoder if embedder is not None or with_vectors else None, Papers(PAPERS),
+                         encoder if embedder is not None or with_vectors else None, InMemoryPapers(PAPERS),
                          SearchTuning(**tuning))  # type: ignore[arg-type]
 
 
@@ -181,3 +176,57 @@ def test_a_phrase_no_paper_has_is_searched_as_words(keyword: TantivyKeywordIndex
     assert response.ranking[0] == "2201.00002"
     assert any("exact phrase" in warning for warning in response.warnings)
     assert service(keyword).search('"crash a car"').warnings == ()
+
+
+# A floor between what the concept encoder gives unrelated text (under 0.2) and related text (0.9).
+FLOOR = 0.5
+
+
+def test_a_query_close_to_no_paper_finds_nothing_and_says_so(keyword: TantivyKeywordIndex) -> None:
+    search = service(keyword, fusion=FusionWeights(similarity_floor=FLOOR))
+    for mode in ("hybrid", "vector"):
+        response = search.search("zzqqxxnonsenseword", mode=mode)
+        assert (response.results, response.total_estimate) == ([], 0), mode
+        assert response.similarity_floor == FLOOR and response.below_floor == len(PAPERS), mode
+        assert any("close to them in meaning" in warning for warning in response.warnings), mode
+        assert response.as_dict()["below_floor"] == len(PAPERS)
+    # Papers found by meaning alone still come when they are close: automobile and vehicle for "car".
+    found = search.search("car")
+    assert set(found.ranking) == {"2201.00002", "2101.00001", "2303.00005"} and found.below_floor == 2
+    assert found.total_estimate == 3 and not any("meaning" in warning for warning in found.warnings)
+    # A keyword match stays whatever its cosine.
+    assert search.search("wall").ranking == ["2201.00002"]
+
+
+MANY = [
+    *(Paper(f"2401.{n:05d}", f"Car study {n}", f"The car number {n}.", announced_on=date(2024, 1, n % 28 + 1))
+      for n in range(1, 21)),
+    *(Paper(f"2402.{n:05d}", f"Automobile survey {n}", f"An automobile, {n}.", announced_on=date(2024, 2, n))
+      for n in range(1, 9)),
+    *(Paper(f"2403.{n:05d}", f"Galaxy survey {n}", f"Stars in galaxy {n}.", announced_on=date(2024, 3, n))
+      for n in range(1, 9)),
+]
+
+
+def test_every_page_reports_one_total_and_the_pages_tile_the_results() -> None:
+    keyword = TantivyKeywordIndex()
+    keyword.add_or_replace(MANY)
+    keyword.commit()
+    embedder = ConceptEmbedder()
+    index = VectorIndex(embedder.dimension)
+    texts = [f"{p.title}. {p.abstract}" for p in MANY]
+    index.build([p.paper_id for p in MANY], embedder.embed_documents(texts))
+    # A first depth of 4 and a window of 40, so that paging crosses from one depth to the other.
+    tuning = SearchTuning(fusion=FusionWeights(candidates=4, similarity_floor=FLOOR), max_window=40)
+    search = SearchService(keyword, index, embedder, InMemoryPapers(MANY), tuning)  # type: ignore[arg-type]
+    for query in ("car", "car automobile", "automobile"):
+        total = search.search(query, limit=3).total_estimate
+        pages = [search.search(query, offset=offset, limit=3) for offset in range(0, total + 6, 3)]
+        assert {page.total_estimate for page in pages} == {total}, query
+        listed = [paper_id for page in pages for paper_id in page.ranking]
+        assert len(listed) == len(set(listed)) == total, query  # no paper twice, none missing
+        assert all(len(page.results) == 3 for page in pages[:total // 3]), query
+        assert not {paper_id for paper_id in listed if paper_id.startswith("2403.")}, query  # not close
+    assert search.search("car", limit=3).total_estimate == 20  # every keyword match can be reached
+    by_date = [search.search("car", sort="date", offset=offset, limit=3) for offset in (0, 3)]
+    assert {page.total_estimate for page in by_date} == {4}  # the first depth, newest first

@@ -34,14 +34,15 @@ PaperId = Annotated[str, Path(description="any spelling of an arXiv id (2401.012
 
 
 def json_response(request: Request, body: dict[str, Any], web: WebContext,
-                  links: PageLinks | None = None) -> Response:
-    """JSON with ETag and Cache-Control, and a `Link` header when the body has neighbours."""
+                  links: PageLinks | None = None, *, store: bool = True) -> Response:
+    """JSON with ETag and Cache-Control (`no-store` without `store`), and a `Link` header when
+    the body has neighbours."""
     content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     response = Response(content, media_type="application/json")
     header = links.header() if links else None
     if header:
         response.headers["Link"] = header
-    return cached(request, response, web.config.cache_max_age)
+    return cached(request, response, web.config.cache_max_age, store=store)
 
 
 @router.get("/search", summary="Search papers", response_model=None,
@@ -53,7 +54,7 @@ def search(request: Request, *,
            offset: Offset = 0, limit: Limit = 20, web: Web) -> Response:
     results = web.search.search(q, sort, offset, limit)
     links = offset_links(request, offset, limit, results.total)
-    return json_response(request, search_results(results, links), web, links)
+    return json_response(request, search_results(results, links), web, links, store=not results.degraded)
 
 
 @router.get("/papers", summary="Recent papers, newest first", response_model=None,

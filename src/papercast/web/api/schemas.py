@@ -104,8 +104,15 @@ class SearchResults(BaseModel):
     query: str
     sort: str
     mode: str = Field(description="how the results were found (hybrid, keyword, catalog, ...)")
+    degraded: bool = Field(description="true when meaning could not be searched (the encoder failed or "
+                                       "was too slow) and keywords alone answered")
+    similarity_floor: float | None = Field(
+        description="the cosine a paper found by meaning alone (no keyword match) had to reach; "
+                    "null when meaning was not searched")
+    below_floor: int = Field(description="how many of the papers nearest in meaning fell below the floor")
     results: list[SearchResult]
-    total_estimate: int
+    total_estimate: int = Field(description="how many results the query has that can be paged through "
+                                            "(at most 1,000); the same on every page")
     offset: int
     limit: int
     warnings: list[str]

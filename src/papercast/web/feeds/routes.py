@@ -29,19 +29,19 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def atom_response(request: Request, web: WebContext, title: str, html_path: str,
-                  papers: Sequence[Paper]) -> Response:
-    base = str(request.base_url).rstrip("/")
-    info = FeedInfo(feed_id=str(request.url), title=title, self_url=str(request.url),
-                    html_url=base + html_path, base_url=base, generated_at=web.papercast.clock.now())
+def atom_response(request: Request, web: WebContext, title: str, path: str, html_path: str,
+                  papers: Sequence[Paper], *, store: bool = True) -> Response:
+    """The feed at `path` (its canonical address: extra query parameters are not part of it),
+    with every link and id under the configured base URL, whatever Host the request named."""
+    info = FeedInfo(title=title, path=path, html_path=html_path, base_url=web.config.base_url)
     response = Response(build_feed(info, papers), media_type=ATOM_MEDIA_TYPE)
-    return cached(request, response, max(web.config.cache_max_age, 300))
+    return cached(request, response, max(web.config.cache_max_age, 300), store=store)
 
 
 @router.get("/recent.atom", summary="Feed of recent papers", response_class=Response, responses=RESPONSES)
 def recent_feed(request: Request, web: Web) -> Response:
     page = web.listings.recent(None, 0, web.config.feed_size)
-    return atom_response(request, web, "papercast: recent papers", "/", page.papers)
+    return atom_response(request, web, "papercast: recent papers", "/feeds/recent.atom", "/", page.papers)
 
 
 @router.get("/search.atom", summary="Feed of a search, newest first", response_class=Response,
@@ -49,9 +49,11 @@ def recent_feed(request: Request, web: Web) -> Response:
 def search_feed(request: Request, web: Web,
                 q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH)]) -> Response:
     results = web.search.search(q, "date", 0, web.config.feed_size)
+    path = "/feeds/search.atom?" + urlencode({"q": q})
     html_path = "/search?" + urlencode({"q": q, "sort": "date"})
     papers = [hit.paper for hit in results.hits]
-    return atom_response(request, web, f"papercast: search \u201c{q}\u201d", html_path, papers)
+    return atom_response(request, web, f"papercast: search \u201c{q}\u201d", path, html_path, papers,
+                         store=not results.degraded)
 
 
 @router.get("/categories/{category}.atom", summary="Feed of a category", response_class=Response,
@@ -60,4 +62,5 @@ def category_feed(request: Request, web: Web,
                   category: Annotated[str, Path(description="an arXiv category such as cs.LG",
                                                 pattern=CATEGORY_PATTERN)]) -> Response:
     page = web.listings.by_category(category, 0, web.config.feed_size)
-    return atom_response(request, web, f"papercast: {category}", category_url(category), page.papers)
+    return atom_response(request, web, f"papercast: {category}", f"/feeds{category_url(category)}.atom",
+                         category_url(category), page.papers)

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from papercast.domain.fusion import LEXICAL_ENCODER_WEIGHTS, FusionWeights
 from papercast.web.context import Web
 from papercast.web.pagination import page_links
 from papercast.web.ui.rendering import PageNumber, page_offset, render
@@ -25,4 +26,6 @@ def home(request: Request, web: Web, page: PageNumber = 1) -> Response:
 
 @router.get("/about")
 def about(request: Request) -> Response:
-    return render(request, "about.html", {"active": "about"})
+    # The numbers the page explains are the ones search uses (MiniLM's; the word-based fallbacks').
+    return render(request, "about.html", {"active": "about", "fusion": FusionWeights(),
+                                          "lexical": LEXICAL_ENCODER_WEIGHTS})

@@ -15,10 +15,11 @@ MAX_PAGE = 500
 PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")]
 
 
-def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
+def render(request: Request, template: str, context: dict[str, Any], status: int = 200, *,
+           store: bool = True) -> Response:
     web = web_context(request)
     response = web.templates.TemplateResponse(request, template, context, status_code=status)
-    return cached(request, response, web.config.cache_max_age)
+    return cached(request, response, web.config.cache_max_age, store=store)
 
 
 def page_offset(page: int, page_size: int) -> int:

@@ -27,4 +27,4 @@ def search_page(request: Request, web: Web, q: Annotated[str, Query(max_length=M
     return render(request, "search.html", {
         "query": query, "sort": sort, "results": results, "page_number": page,
         "links": page_links(request, page, results.has_next),
-    })
+    }, store=not results.degraded)
