@@ -12,6 +12,7 @@ from papercast.domain.papers import Author, Paper
 from papercast.domain.query import parse_query
 from papercast.index.durable import DamagedFiles
 from papercast.index.keyword import STATE_FILE, TantivyKeywordIndex
+from support.file_syncs import record_syncs
 
 
 def paper(paper_id: str, title: str, abstract: str = "", *, authors: tuple[str, ...] = (),
@@ -176,3 +177,13 @@ def test_files_that_are_not_an_index_are_refused_not_overwritten(tmp_path: Path)
     assert (directory / "stale-segment").read_text() == "old"
     with pytest.raises(DamagedFiles, match="holds no index"):
         TantivyKeywordIndex(tmp_path / "absent", create=False)
+
+
+def test_the_state_file_is_written_crash_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = record_syncs(monkeypatch)
+    keyword = TantivyKeywordIndex(tmp_path)
+    keyword.add_or_replace(CORPUS[:2])
+    keyword.commit(7)
+    state = str(tmp_path / STATE_FILE)
+    assert events[-3:] == [("fsync", state + ".tmp"), ("rename", state), ("fsync", str(tmp_path))]
+    assert TantivyKeywordIndex(tmp_path).last_change_seq == 7

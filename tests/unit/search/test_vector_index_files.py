@@ -5,7 +5,6 @@ named at load."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 from papercast.index import durable, vector_files, vectors
 from papercast.index.durable import DamagedFiles
 from papercast.index.vectors import VectorIndex
+from support.file_syncs import record_syncs
 
 DIMENSION = 32
 
@@ -139,19 +139,7 @@ def test_searches_answer_while_a_save_writes(tmp_path: Path, monkeypatch: pytest
 
 def test_every_file_of_a_save_is_fsynced_before_its_rename_and_the_folder_after(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    events: list[tuple[str, str]] = []
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(descriptor: int) -> None:
-        events.append(("fsync", os.readlink(f"/proc/self/fd/{descriptor}")))
-        real_fsync(descriptor)
-
-    def replace(source: Any, target: Any) -> None:
-        events.append(("rename", str(target)))
-        real_replace(source, target)
-
-    monkeypatch.setattr(durable.os, "fsync", fsync)
-    monkeypatch.setattr(durable.os, "replace", replace)
+    events = record_syncs(monkeypatch)
     index = _index(300, exact_max=200)  # with a graph file
     index.refresh_neighbours()
     index.save(tmp_path)
