@@ -44,7 +44,7 @@ HNSW_EF_CONSTRUCTION = 64
 HNSW_EF_SEARCH = 128
 COMPACT_DEAD_FRACTION = 0.25
 NEIGHBOUR_BLOCK_CELLS = 1 << 24  # rows x index size scored at once (64 MiB of float32)
-GRAPH_CHUNK = 256  # rows added to the HNSW graph per hold of the search lock
+GRAPH_CHUNK = 64  # rows added to the HNSW graph per hold of the search lock: a search waits for few
 # Delta segments: merged into one past this many; the base is rewritten once they cost this
 # share of it, or once a graph's saved base lacks this many rows (searched exactly on load).
 MAX_DELTA_SEGMENTS = 8
