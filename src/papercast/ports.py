@@ -320,7 +320,11 @@ class KeywordSearcher(Protocol):
 
 
 class VectorSearcher(Protocol):
-    """What search needs of the vector index (`index.vectors.VectorIndex`)."""
+    """What search needs of the vector index (`index.vectors.VectorIndex`); `problem` says why it
+    holds no vectors when that is not simply because none were made (damage, a rebuild)."""
+
+    @property
+    def problem(self) -> str | None: ...
 
     def search(self, query_vector: Any, limit: int,
                exclude_ids: Iterable[str] = ()) -> list[tuple[str, float]]: ...
