@@ -74,7 +74,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "once from the verified weights into `<data_dir>/embeddings/onnx`, used when it gives "
                 "torch's vectors within 1e-4 at load; torch while it is first built, or when ONNX "
                 "Runtime is missing or the graph is refused), `onnx` (that graph or fail), `onnx-int8` "
-                "(an int8 graph, about 1.7 times faster again, vectors within cosine 0.98 of torch's, "
+                "(an int8 graph, about 2.5 times faster again, vectors within cosine 0.98 of torch's, "
                 "nDCG@10 up to 0.016 lower on our test sets; or fail) or `torch`. All share one model "
                 "id: switching re-embeds nothing. CUDA always runs torch fp16."),
     SettingSpec("embedding_batch_size", int, 0,

@@ -74,7 +74,7 @@ class MiniLmEmbedder:
 
     On CUDA, documents go through `BucketedEncoder` (fp16, length-bucketed batches, tokenization in
     threads). On a CPU, documents and queries go through ONNX Runtime by default: a fused fp32 graph
-    built once from the weights into `cache_dir` and checked against torch at every load (2.5-3x
+    built once from the weights into `cache_dir` and checked against torch at every load (about 2x
     torch's abstracts per second, the same vectors within 1e-4). An int8 graph is faster still but
     moved nDCG@10 by more than 0.005 on the dev queries and Cranfield, so it is opt-in (`onnx-int8`).
     Torch encodes when ONNX Runtime is missing, while the graph is first built, or if it is refused.

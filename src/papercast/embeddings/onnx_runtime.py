@@ -1,6 +1,6 @@
 """MiniLM on ONNX Runtime: a built graph (`onnx_graph.py`) loaded from its cache, used only once it
 agrees with torch on probe texts; a cached graph that disagrees is rebuilt once, a fresh one refused.
-On 2 cores the fp32 graph embeds abstracts 2.5-3x as fast as torch, the int8 graph 4-5x (`bench/embed.py`).
+On 2 cores the fp32 graph embeds abstracts about 2x as fast as torch, the int8 graph 4.5x (`bench/embed.py`).
 """
 
 from __future__ import annotations
