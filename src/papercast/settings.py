@@ -75,7 +75,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "torch's vectors within 1e-4 at load; torch while it is first built, or when ONNX "
                 "Runtime is missing or the graph is refused), `onnx` (that graph or fail), `onnx-int8` "
                 "(an int8 graph, about 2.5 times faster again, vectors within cosine 0.98 of torch's, "
-                "nDCG@10 up to 0.016 lower on our test sets; or fail) or `torch`. All share one model "
+                "dense nDCG@10 0.007 lower on the dev queries; or fail) or `torch`. All share one model "
                 "id: switching re-embeds nothing. CUDA always runs torch fp16."),
     SettingSpec("embedding_batch_size", int, 0,
                 "Texts per encoder batch; 0 picks 64 on CPU and 512 on CUDA."),
