@@ -109,11 +109,14 @@ def pooled_class() -> type:
 def build_in_child(model_dir: Path, cache_dir: Path, precision: str, *, force: bool = False) -> None:
     """Build `precision`'s graph of the model in `model_dir` into the cache at `cache_dir`, in a
     short-lived child process (the ~1.5 GB that building takes never stays in this one)."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise EmbedderUnavailable(f"cannot create the ONNX graph folder {cache_dir}: {error}") from error
     command = [sys.executable, "-m", "papercast.embeddings.onnx_graph", precision, str(model_dir),
                str(cache_dir), *(["--force"] if force else [])]
     # Errors go to a file, not a pipe: a child outliving this process must not die writing them.
-    with (cache_dir / f"build-{precision}.log").open("w+b") as errors:
+    with tempfile.TemporaryFile(prefix="papercast-graph-build-") as errors:
         try:
             done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=errors, timeout=BUILD_TIMEOUT, check=False)

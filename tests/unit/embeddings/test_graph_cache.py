@@ -149,3 +149,13 @@ def test_a_second_builder_waits_for_the_first_and_uses_its_graph(tmp_path: Path)
         cache.store(KEY, GRAPH)
     waiter.join()
     assert build.calls == 0
+
+
+def test_a_graph_folder_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
+    from papercast.embeddings.errors import EmbedderUnavailable
+    from papercast.embeddings.onnx_graph import build_in_child
+
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the data directory should be")
+    with pytest.raises(EmbedderUnavailable, match="cannot create the ONNX graph folder"):
+        build_in_child(tmp_path / "model", blocker / "embeddings" / "onnx", "fp32")
