@@ -9,6 +9,7 @@ import importlib.util
 import logging
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -182,7 +183,7 @@ class GraphLoader:
         self._encoder: OnnxSentenceEncoder | None = None
         self._finished = threading.Event()
         if required:
-            self._encoder = load_checked_encoder(*self._arguments)
+            self._encoder = self._loaded()
             self._finished.set()
         elif cache_dir is not None and GraphCache(cache_dir).verified(key) is not None:
             self._load_or_log()
@@ -200,9 +201,16 @@ class GraphLoader:
         self._finished.wait(timeout)
         return self._encoder
 
+    def _loaded(self) -> OnnxSentenceEncoder:
+        started = time.perf_counter()
+        encoder = load_checked_encoder(*self._arguments)
+        log.info("embeddings.onnx_ready precision=%s seconds=%.1f", self._precision,
+                 time.perf_counter() - started)
+        return encoder
+
     def _load_or_log(self) -> None:
         try:
-            self._encoder = load_checked_encoder(*self._arguments)
+            self._encoder = self._loaded()
         except EmbedderUnavailable as error:
             log.warning("embeddings.onnx_unavailable precision=%s using=torch reason=%s",
                         self._precision, error)
