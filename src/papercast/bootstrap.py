@@ -41,8 +41,10 @@ from papercast.storage.request_turns import SqlRequestTurns
 from papercast.storage.unit_of_work import SqlUnitOfWork
 
 if TYPE_CHECKING:
+    from papercast.domain.tokens import TokenSigner
     from papercast.index.follower import IndexFollower
     from papercast.mail.queue import TemplatedMailQueue
+    from papercast.services.accounts import AccountService
     from papercast.services.mail import OutboxSender
     from papercast.services.search import SearchService, SearchTuning
     from papercast.storage.embeddings import SqlEmbeddingStore
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
     from papercast.web.context import BackgroundWorker, WebServices
 
 log = logging.getLogger("papercast.bootstrap")
+
+SIGNING_KEY_NAME = "token-signing"  # the install's own key, in `instance_keys`
 
 
 @dataclass
@@ -76,6 +80,9 @@ class Papercast:
     _embedder: Embedder | None = field(default=None, init=False, repr=False)
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _follower: IndexFollower | None = field(default=None, init=False, repr=False)
+    _signer: TokenSigner | None = field(default=None, init=False, repr=False)
+    _accounts: AccountService | None = field(default=None, init=False, repr=False)
+    _accounts_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def http_client(self) -> PoliteHttpClient:
         """A polite HTTP client for harvests, spaced and retried as the settings say; the spacing
@@ -188,7 +195,8 @@ class Papercast:
         return WebServices(
             catalog=self.catalog, listings=self.listings, health=SqlHealthCheck(self.engine),
             operations=operations, config=WebConfig.from_settings(self.settings),
-            monotonic=self.clock.monotonic, search_backend=search_backend, worker=worker)
+            monotonic=self.clock.monotonic, accounts=self.accounts, signer=self.signer,
+            search_backend=search_backend, worker=worker)
 
     def served_web(self, *, with_worker: bool) -> WebServices:
         """What `papercast serve` runs: the web services over the real search backend and,
@@ -228,6 +236,43 @@ class Papercast:
         owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         return OutboxSender(self.mail_outbox(), mailer or self.mailer(), self.clock, policy, owner=owner,
                             lease=timedelta(seconds=s.mail_lease_seconds))
+
+    def signer(self) -> TokenSigner:
+        """Signs links and CSRF tokens: PAPERCAST_SECRET_KEY, or the install's own key from the
+        database (made by the first process that needs it); old keys still verify."""
+        with self._accounts_lock:
+            if self._signer is None:
+                self._signer = self._load_signer()
+            return self._signer
+
+    def _load_signer(self) -> TokenSigner:
+        from papercast.domain.tokens import TokenSigner, new_secret
+        from papercast.storage.instance_keys import load_or_create_key
+
+        s = self.settings
+        key = s.secret_key or load_or_create_key(self.engine, SIGNING_KEY_NAME, lambda: new_secret(48),
+                                                 self.clock.now())
+        old = [item.strip() for item in s.old_secret_keys.split(",") if item.strip()]
+        return TokenSigner([key, *old])
+
+    def accounts(self) -> AccountService:
+        """Readers' accounts: sign-in, sessions, API tokens; built on first use (it needs the key)."""
+        signer = self.signer()
+        with self._accounts_lock:
+            if self._accounts is None:
+                from papercast.domain.accounts import SignInPolicy
+                from papercast.services.accounts import AccountService
+                from papercast.storage.accounts import SqlAccountStore
+
+                s = self.settings
+                policy = SignInPolicy(
+                    link_max_age=timedelta(minutes=max(1, s.sign_in_link_minutes)),
+                    session_lifetime=timedelta(days=max(1, s.session_days)),
+                    per_address_per_hour=max(0, s.sign_in_per_address_per_hour),
+                    per_ip_per_hour=max(0, s.sign_in_per_ip_per_hour), open_sign_up=s.open_sign_up)
+                self._accounts = AccountService(self.units, SqlAccountStore(self.engine), self.mail_queue(),
+                                                signer, self.clock, policy)
+            return self._accounts
 
     def close(self) -> None:
         if self._follower is not None:
@@ -291,8 +336,9 @@ def _templated_mail_queue(settings: Settings, engine: Engine, clock: Clock) -> T
     from papercast.mail.queue import TemplatedMailQueue
     from papercast.mail.render import MailRenderer
 
-    return TemplatedMailQueue(engine, MailRenderer(settings.base_url), clock, mail_from=settings.mail_from,
-                              base_url=settings.base_url)
+    # Links in mail point at PAPERCAST_BASE_URL, or at `papercast serve`'s default address.
+    return TemplatedMailQueue(engine, MailRenderer(settings.public_base_url), clock,
+                              mail_from=settings.mail_from, base_url=settings.base_url)
 
 
 def ensure_schema(engine: Engine) -> None:

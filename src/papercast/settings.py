@@ -220,6 +220,23 @@ _followed_sources = _parser_problem(parse_followed_sources)
 _holidays = _parser_problem(parse_holidays)
 
 
+def _signing_key(value: str) -> str | None:
+    if not value or (len(value) >= 32 and value.isprintable()):
+        return None
+    return "must be at least 32 characters on one line (or empty: papercast makes one)"
+
+
+def _signing_keys(value: str) -> str | None:
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    if all(_signing_key(key) is None for key in keys):
+        return None
+    return "must be comma-separated keys of at least 32 characters each"
+
+
+def _any(_value: object) -> str | None:
+    return None  # the type conversion already refused anything else
+
+
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("data_dir", Path, "var",
                 "Directory for the SQLite database, search index and harvest state. Relative paths "
@@ -390,6 +407,31 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "to be sent again after this. One delivery is up to about ten socket operations, each "
                 "up to PAPERCAST_SMTP_TIMEOUT: keep this above ten times that timeout.",
                 minimum=1),
+    SettingSpec("secret_key", str, "",
+                "Key (at least 32 characters) that signs sign-in links and CSRF tokens. Empty: papercast "
+                "makes one at first use and keeps it in the database, where every process of the install "
+                "finds it. To change it without breaking links already mailed, move the old key to "
+                "PAPERCAST_OLD_SECRET_KEYS.", secret=True,
+                rule=Rule("empty, or at least 32 characters on one line", _signing_key)),
+    SettingSpec("old_secret_keys", str, "",
+                "Comma-separated keys that were PAPERCAST_SECRET_KEY before: what they signed still "
+                "verifies; new tokens are signed with PAPERCAST_SECRET_KEY.", secret=True,
+                rule=Rule("empty, or comma-separated keys of at least 32 characters", _signing_keys)),
+    SettingSpec("sign_in_link_minutes", int, 30,
+                "Minutes a mailed sign-in link (or one from `papercast users login-link`) works; it "
+                "works once.", minimum=1),
+    SettingSpec("session_days", int, 30,
+                "Days a sign-in lasts on one browser; then the reader signs in again.", minimum=1),
+    SettingSpec("sign_in_per_address_per_hour", int, 3,
+                "Sign-in mails one address may be sent in an hour; more requests are answered as usual "
+                "but send nothing (and are logged). 0: no limit.", minimum=0),
+    SettingSpec("sign_in_per_ip_per_hour", int, 10,
+                "Sign-in mails requests from one IP address may cause in an hour, whatever the addresses; "
+                "more are answered as usual but send nothing (and are logged). 0: no limit.", minimum=0),
+    SettingSpec("open_sign_up", bool, True,
+                "Whether any address may sign in (its account is made at its first sign-in). Off: only "
+                "addresses added with `papercast users add` can; the form answers every address alike.",
+                rule=Rule("true or false", _any)),
 )
 
 _SPECS = {spec.name: spec for spec in SETTINGS}
@@ -448,6 +490,13 @@ class Settings:
     mail_retry_initial: float
     mail_retry_max: float
     mail_lease_seconds: float
+    secret_key: str
+    old_secret_keys: str
+    sign_in_link_minutes: int
+    session_days: int
+    sign_in_per_address_per_hour: int
+    sign_in_per_ip_per_hour: int
+    open_sign_up: bool
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, config_file: Path | None = None,

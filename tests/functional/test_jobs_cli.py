@@ -98,7 +98,8 @@ def test_worker_once_runs_what_is_due_and_says_so(env: dict[str, str], papercast
     assert cli(env, "ingest", str(shared_data / "seed-papers.jsonl"), "--format", "jsonl").exit_code == 0
     done = cli(env, "worker", "--once", "--embed-batch", "200")
     assert done.exit_code == 0, done.output
-    assert done.output.strip() == ("ran 3 jobs (continued 1, done 2); follow-index 472, similar-papers 236")
+    # embed-backlog twice (200 + 36), prune-jobs, prune-accounts; no mail is due, so no send-mail
+    assert done.output.strip() == ("ran 4 jobs (continued 1, done 3); follow-index 472, similar-papers 236")
     assert papercast.index_follower().status().embeddings_pending == 0
     nothing = cli(env, "worker", "--once")
     assert nothing.output.strip() == "ran 0 jobs; follow-index 0, similar-papers 0"
@@ -108,4 +109,4 @@ def test_worker_once_exits_1_when_a_job_failed(env: dict[str, str], papercast: P
     job_kinds.create_table(papercast.engine)
     papercast.jobs.enqueue("test.record", {"fail_times": 1})
     failed = cli({**env, "PAPERCAST_WORKER_TASK_MODULES": "support.job_kinds"}, "worker", "--once")
-    assert failed.exit_code == 1 and "(done 1, failed 1)" in failed.output  # and prune-jobs did its work
+    assert failed.exit_code == 1 and "(done 2, failed 1)" in failed.output  # and the two prunes did theirs

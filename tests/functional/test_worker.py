@@ -250,7 +250,7 @@ def test_todays_work_runs_as_tasks_and_two_workers_embed_once(
         source = MinimalJsonlSource(shared_data / "seed-papers.jsonl")
         first.ingest.ingest(source.items(), source.name)
         report = build_worker(first).run_once()
-        assert report.jobs == {Outcome.DONE: 2}  # embed-backlog and prune-jobs
+        assert report.jobs == {Outcome.DONE: 3}  # embed-backlog, prune-jobs, prune-accounts (no mail is due)
         assert report.duties["follow-index"] == 2 * 236 and report.duties["similar-papers"] == 236
         again = build_worker(second).run_once()  # the same period, another process: nothing to run
         assert again.jobs == {} and again.duties["follow-index"] == 0  # it reloads the writer's index
@@ -258,7 +258,8 @@ def test_todays_work_runs_as_tasks_and_two_workers_embed_once(
         assert (status.embeddings_pending, status.keyword_lag_changes, status.neighbours_pending) == (0, 0, 0)
         with first.engine.connect() as connection:
             assert connection.execute(select(func.count()).select_from(paper_embeddings)).scalar_one() == 236
-        assert sorted(job.kind for job in first.jobs.list()) == ["embed-backlog", "prune-jobs"]
+        kinds = sorted(job.kind for job in first.jobs.list())
+        assert kinds == ["embed-backlog", "prune-accounts", "prune-jobs"]
     finally:
         first.close()
         second.close()
@@ -282,7 +283,7 @@ def test_embedding_continues_in_slices_that_let_other_jobs_run(database_url: str
         source = MinimalJsonlSource(shared_data / "seed-papers.jsonl")
         papercast.ingest.ingest(source.items(), source.name)
         report = build_worker(papercast, embed_batch=100).run_once()
-        assert report.jobs == {Outcome.CONTINUED: 2, Outcome.DONE: 2}  # 100 + 100 + 36, and prune
+        assert report.jobs == {Outcome.CONTINUED: 2, Outcome.DONE: 3}  # 100 + 100 + 36, and two prunes
         assert papercast.embedding_service().pending_count() == 0
     finally:
         papercast.close()
@@ -345,3 +346,19 @@ def test_a_wake_up_asks_a_task_that_wanted_nothing_again_within_its_period(engin
         wakeup.set()  # ... and its commit woke the worker: the day need not end first
         assert ran.wait(30)
     assert [job.kind for job in store.list()] == ["test.mail"]
+
+
+def test_a_sign_in_request_wakes_the_worker_which_sends_the_mail(database_url: str, tmp_path: Path) -> None:
+    papercast = _papercast(database_url, tmp_path / "data")
+    try:
+        worker = build_worker(papercast)
+        worker.run_once()  # this period's periodic jobs are done: the wake-up job is all that is left
+        papercast.job_enqueued.clear()
+        papercast.accounts().request_sign_in("ann@example.org", "192.0.2.1")
+        assert papercast.job_enqueued.is_set()
+        worker.run_once()
+        assert [job.state for job in papercast.jobs.list(kinds=["send-mail"])] == [JobState.DONE]
+        [mail] = (tmp_path / "data" / "mail").glob("*.eml")
+        assert "To: ann@example.org" in mail.read_text() and "/sign-in/confirm?token=" in mail.read_text()
+    finally:
+        papercast.close()

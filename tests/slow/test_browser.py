@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -307,6 +308,60 @@ def test_pages_work_without_javascript(browser: Any, live_server: LiveServer) ->
         tab.press("#q", "Enter")
         tab.wait_for_url("**/search?q=attention*")
         assert result_links(tab).count() > 0
+    finally:
+        context.close()
+
+
+# --- signing in ---------------------------------------------------------------------------------------
+
+
+def mailed_sign_in_path(server: LiveServer, address: str) -> str:
+    """Send the outbox with the files mailer, as the worker would, and read the sign-in link (its
+    path: links are built from PAPERCAST_BASE_URL, not this test server's port) from the .eml."""
+    papercast(server.env, "mail", "send")
+    mail_dir = Path(server.env["PAPERCAST_DATA_DIR"]) / "mail"
+    for written in sorted(mail_dir.glob("*.eml"), key=lambda path: path.stat().st_mtime, reverse=True):
+        message = message_from_bytes(written.read_bytes(), policy=policy.default)
+        if message["To"] == address:
+            text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            found = re.search(r"https?://[^/\s]+(/sign-in/confirm\?token=\S+)", text)
+            assert found, text
+            return found.group(1)
+    raise AssertionError(f"no mail to {address} in {mail_dir}")
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-js", "without-js"])
+def test_sign_in_by_mail_then_sign_out(browser: Any, live_server: LiveServer, javascript: bool) -> None:
+    address = f"reader-{'js' if javascript else 'nojs'}@example.org"
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=javascript)
+    tab = context.new_page()
+    try:
+        tab.goto("/")
+        tab.click("header a[href='/sign-in']")
+        tab.fill("#email", address)
+        tab.click("form.account-form button[type=submit]")
+        tab.wait_for_url("**/sign-in?sent=1")
+        assert "a sign-in link is on its way" in tab.locator("main").inner_text()
+        tab.goto(mailed_sign_in_path(live_server, address))
+        assert address in tab.locator("h1").inner_text()
+        tab.click("form.account-form button[type=submit]")
+        tab.wait_for_url(f"{live_server.url}/")
+        assert tab.locator("header a[href='/settings']").count() == 1
+        session = next(cookie for cookie in context.cookies() if cookie["name"] == "papercast_session")
+        assert session["httpOnly"] and session["sameSite"] == "Lax"
+        tab.click("header a[href='/settings']")
+        tab.fill("#token-name", "my script")
+        tab.check("input[name=scope][value=write]")
+        tab.click("form[action='/settings/tokens'] button[type=submit]")
+        token = tab.locator("#new-token").inner_text()
+        assert token.startswith("pct_")
+        shot(tab, f"settings-new-token-{'js' if javascript else 'nojs'}")
+        me = httpx.get(f"{live_server.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+        assert (me["email"], me["scope"]) == (address, "write")
+        tab.click("header form[action='/sign-out'] button")
+        tab.wait_for_url(f"{live_server.url}/")
+        assert tab.locator("header a[href='/sign-in']").count() == 1
+        assert not any(cookie["name"] == "papercast_session" for cookie in context.cookies())
     finally:
         context.close()
 

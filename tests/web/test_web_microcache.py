@@ -15,7 +15,7 @@ from web_corpus import MATH_ID, make_papercast
 from papercast.bootstrap import Papercast
 from papercast.domain.papers import PaperRecord
 from papercast.web.app import create_app
-from papercast.web.microcache import VERSION_TTL, CachedResponse, ResponseCache
+from papercast.web.microcache import VERSION_TTL, CachedResponse, ResponseCache, ResponseCacheMiddleware
 
 
 class SteppedClock:
@@ -165,3 +165,49 @@ def test_a_search_answered_before_the_index_caught_up_is_not_kept_after(cached_p
         follower.catch_up()
         clock.seconds += VERSION_TTL + 1
         assert client.get("/api/v1/search?q=zebrafish").json()["total_estimate"] == 1
+
+
+class CountingApp:
+    """An ASGI app answering every GET `public`, optionally setting a cookie; counts its calls."""
+
+    def __init__(self, set_cookie: bool = False) -> None:
+        self.calls = 0
+        self.set_cookie = set_cookie
+
+    async def __call__(self, scope: dict[str, object], receive: object, send: object) -> None:
+        self.calls += 1
+        headers = [(b"cache-control", b"public, max-age=60"), (b"content-type", b"text/plain")]
+        if self.set_cookie:
+            headers.append((b"set-cookie", b"papercast_csrf=abc; Path=/sign-in"))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b"hello"})  # type: ignore[operator]
+
+
+def _through_cache(app: CountingApp) -> None:
+    cache = ResponseCache(max_entries=10, max_age=60, version=lambda: 1, now=lambda: 0.0)
+    client = TestClient(ResponseCacheMiddleware(app, cache))  # type: ignore[arg-type]  # no lifespan
+    for _ in range(2):
+        assert client.get("/page").text == "hello"
+
+
+def test_a_response_that_sets_a_cookie_is_never_kept() -> None:
+    app = CountingApp(set_cookie=True)
+    _through_cache(app)
+    assert app.calls == 2
+    plain = CountingApp()
+    _through_cache(plain)
+    assert plain.calls == 1  # the same answer without the cookie is kept
+
+
+@pytest.mark.parametrize("headers", [{"Authorization": "Bearer pct_x"}, {"Cookie": "papercast_session=abc"}],
+                         ids=["bearer", "session-cookie"])
+def test_a_request_with_credentials_neither_reads_nor_fills_the_cache(headers: dict[str, str]) -> None:
+    app = CountingApp()
+    cache = ResponseCache(max_entries=10, max_age=60, version=lambda: 1, now=lambda: 0.0)
+    client = TestClient(ResponseCacheMiddleware(app, cache))  # type: ignore[arg-type]  # no lifespan
+    client.get("/page")  # an anonymous read fills the cache
+    client.get("/page", headers=headers)
+    client.get("/page", headers=headers)
+    assert app.calls == 3 and len(cache) == 1
+    client.get("/page")
+    assert app.calls == 3  # anonymous readers still share the entry

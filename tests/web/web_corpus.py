@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from papercast.bootstrap import Papercast, build
+from papercast.clock import Clock
 from papercast.domain.papers import Author, PaperRecord, PaperVersion
 from papercast.settings import Settings
 
@@ -53,9 +54,10 @@ def corpus() -> list[PaperRecord]:
     return records
 
 
-def make_papercast(database_url: str, tmp_path: Path, **settings: Any) -> Papercast:
+def make_papercast(database_url: str, tmp_path: Path, clock: Clock | None = None,
+                   **settings: Any) -> Papercast:
     values = {"web_rate_limit_per_minute": 0, "web_page_size": PAGE_SIZE, **settings}
-    papercast = build(Settings.load(env={}, data_dir=tmp_path, database_url=database_url, **values))
+    papercast = build(Settings.load(env={}, data_dir=tmp_path, database_url=database_url, **values), clock)
     report = papercast.ingest.ingest(corpus(), "test")
     assert report.rejected == 0, report.rejections
     return papercast

@@ -37,6 +37,14 @@ class Conflict(PapercastError):
     """The request contradicts what is stored."""
 
 
+class NotSignedIn(PapercastError):
+    """The request needs a signed-in reader (a session or an API token) and has none."""
+
+
+class NotAllowed(PapercastError):
+    """The reader is known but may not do this (a read-only token writing, a disabled account)."""
+
+
 class SourceError(PapercastError):
     """A source answered with an error (an arXiv error entry, an OAI-PMH error code, HTTP failure)."""
 

@@ -14,7 +14,7 @@ from papercast.domain.mail import MailRequest, PreparedMail, QueuedMail, outbox_
 from papercast.mail.compose import compose_message
 from papercast.mail.render import MailRenderer
 from papercast.storage.engine import write_transaction
-from papercast.storage.outbox import enqueue_mail
+from papercast.storage.outbox import delete_mail_to, enqueue_mail
 
 
 class TemplatedMailQueue:
@@ -37,6 +37,11 @@ class TemplatedMailQueue:
         prepared = self.prepare(request)
         outbox_id = enqueue_mail(connection, prepared, self._clock.now())
         return None if outbox_id is None else QueuedMail(outbox_id, prepared.message_id)
+
+    def forget_recipient(self, connection: Connection, address: str) -> int:
+        """Delete every message to `address`, sent or not, in `connection`'s transaction (an
+        account deleted takes its address out of the outbox too); how many."""
+        return delete_mail_to(connection, address)
 
     def submit(self, request: MailRequest) -> QueuedMail | None:
         """Queue `request` in a transaction of its own (when no other change goes with it)."""

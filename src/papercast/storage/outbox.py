@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from papercast.domain.errors import NotFound
@@ -45,6 +45,13 @@ def enqueue_mail(connection: Connection, mail: PreparedMail, now: datetime) -> i
     if outbox_id is not None:
         _record(connection, outbox_id, now, None, OutboxState.QUEUED, 0, None, f"queued for {mail.recipient}")
     return outbox_id
+
+
+def delete_mail_to(connection: Connection, address: str) -> int:
+    """Delete every message to `address` (its events go with it) inside the caller's transaction."""
+    recipient = func.lower(mail_outbox.c.recipient)
+    result = connection.execute(delete(mail_outbox).where(recipient == address.lower()))
+    return result.rowcount
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,13 @@ class SqlMailOutbox:
         """Queue `mail` in a transaction of its own (for callers without a change to commit with it)."""
         with write_transaction(self._engine) as connection:
             return enqueue_mail(connection, mail, now)
+
+    def has_due(self, now: datetime) -> bool:
+        """Whether a message is due for sending (one indexed read: what an idle worker asks)."""
+        with self._engine.connect() as connection:
+            return connection.execute(select(mail_outbox.c.id).where(
+                mail_outbox.c.state.in_(_CLAIMABLE), mail_outbox.c.next_attempt_at <= now).limit(1)).first() \
+                is not None
 
     def claim_due(self, owner: str, now: datetime, lease_until: datetime, *, max_attempts: int,
                   limit: int = 1) -> Claim:

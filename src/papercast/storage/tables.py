@@ -239,3 +239,84 @@ request_turns = Table(
     Column("free_at", DateTime(timezone=True), nullable=False),  # when the next request may start
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# Readers' accounts (docs/architecture.md "Accounts"). A deleted account keeps its row, without
+# address or personal data, so that what other tables hold against its id (votes) stays valid.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=True),  # lower-cased; None once the account is deleted
+    Column("state", String(16), nullable=False),
+    Column("is_admin", Boolean, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_sign_in_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("state IN ('active', 'disabled', 'deleted')", name="state"),
+    Index("ix_users_email", "email", unique=True),
+)
+
+# Signed-in browsers. Only a hash of the cookie's token is stored: a copy of the database does
+# not sign anyone in.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("user_agent", String(60), nullable=False, server_default=""),  # "Firefox on Linux"
+    Index("ix_sessions_token_hash", "token_hash", unique=True),
+    Index("ix_sessions_user_id", "user_id"),
+    Index("ix_sessions_expires_at", "expires_at"),
+)
+
+# Personal API tokens for scripts (`Authorization: Bearer pct_…`), stored hashed; `prefix` is
+# the start of the token, shown to tell tokens apart.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("scope IN ('read', 'write')", name="scope"),
+    Index("ix_api_tokens_token_hash", "token_hash", unique=True),
+    Index("ix_api_tokens_user_id", "user_id"),
+)
+
+# Single-use links sent by mail (sign-in; later confirm, manage): the signed token in the link
+# names a row and carries a nonce whose hash is here; using the link sets `used_at`. `subject`
+# is whom the link is for (an address for sign-in), `requester_hash` a keyed hash of the IP
+# address that asked (rate limits count rows by both).
+link_tokens = Table(
+    "link_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("purpose", String(40), nullable=False),
+    Column("subject", String(254), nullable=False),
+    Column("nonce_hash", String(64), nullable=False),
+    Column("requester_hash", String(64), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Index("ix_link_tokens_purpose_subject_created_at", "purpose", "subject", "created_at"),
+    Index("ix_link_tokens_purpose_requester_hash_created_at", "purpose", "requester_hash", "created_at"),
+    Index("ix_link_tokens_expires_at", "expires_at"),
+)
+
+# Keys this install made for itself (the token signing key when PAPERCAST_SECRET_KEY is unset):
+# in the database, so every web process and worker of the install signs with the same key.
+instance_keys = Table(
+    "instance_keys",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("secret", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -3,9 +3,10 @@ causes commit together or not at all.
 
 `SqlUnitOfWork.begin()` opens a write transaction (`BEGIN IMMEDIATE` on SQLite) and yields a
 `SqlTransaction` whose parts write on its one connection: `papers` (the paper write batch, which
-takes the change counter's lock on first use), `jobs` (enqueue) and `mail` (queue a message in
-the outbox). Other stores join through `connection`: their functions take a SQLAlchemy
-`Connection`. Leaving the block commits; an exception rolls everything back.
+takes the change counter's lock on first use), `jobs` (enqueue), `mail` (queue a message in
+the outbox) and `accounts` (users, sessions, tokens, single-use links). Other stores join
+through `connection`: their functions take a SQLAlchemy `Connection`. Leaving the block
+commits; an exception rolls everything back.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from papercast.clock import Clock
 from papercast.domain.mail import MailRequest, QueuedMail
 from papercast.ports import MailQueue
+from papercast.storage.accounts import SqlAccountRecords
 from papercast.storage.engine import write_transaction
 from papercast.storage.jobs import EnqueueHook, insert_job
 from papercast.storage.papers import PaperWriteBatch
@@ -65,6 +67,7 @@ class SqlTransaction:
         self.connection = connection
         self.now = now
         self.jobs = TransactionJobs(connection, now)
+        self.accounts = SqlAccountRecords(connection)
         self._papers: PaperWriteBatch | None = None
         self._mail_queue = mail_queue
         self._mail: TransactionMail | None = None

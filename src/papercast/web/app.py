@@ -3,7 +3,8 @@ metrics over the `WebServices` the composition root built (`Papercast.web_servic
 middleware every response passes.
 
 Middleware, outermost first: metrics → security headers → CORS (API and feeds) → error
-boundary (a logged 500, never a trace) → HEAD as GET → rate limit → response cache → routes.
+boundary (a logged 500, never a trace) → HEAD as GET → rate limit → reader (session cookie or
+Bearer token) → CSRF → response cache → routes.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from papercast import __version__
+from papercast.web.api import accounts as api_accounts
 from papercast.web.api import docs as api_docs
 from papercast.web.api import routes as api_routes
 from papercast.web.api import schemas
 from papercast.web.context import BackgroundWorker, WebConfig, WebContext, WebServices
 from papercast.web.cors import ReadOnlyCorsMiddleware
+from papercast.web.csrf import CsrfMiddleware
 from papercast.web.errors import ErrorBoundaryMiddleware, install_error_handlers
 from papercast.web.feeds import routes as feed_routes
 from papercast.web.head import HeadAsGetMiddleware
@@ -34,16 +37,19 @@ from papercast.web.metrics import HttpMetrics, MetricsMiddleware
 from papercast.web.microcache import ResponseCache, ResponseCacheMiddleware
 from papercast.web.problems import problem_bytes, wants_problem
 from papercast.web.ratelimit import RateLimitMiddleware, TokenBuckets
+from papercast.web.readers import ReaderMiddleware
 from papercast.web.search import CatalogSearch, WebSearch
 from papercast.web.templating import STATIC_DIR, build_templates
-from papercast.web.ui import pages, papers, search
+from papercast.web.ui import accounts, pages, papers, search
 
 log = logging.getLogger("papercast.web")
 
 REQUEST_THREADS = 2  # threads per process for synchronous routes
 API_DESCRIPTION = (
-    "Read-only JSON over papercast's catalog. Errors are RFC 9457 problem documents; lists link to "
-    "their neighbours in the body and in a `Link` header; responses carry an ETag."
+    "JSON over papercast's catalog. Errors are RFC 9457 problem documents; lists link to "
+    "their neighbours in the body and in a `Link` header; responses carry an ETag. Routes about "
+    "the reader (`/me`) take a personal API token as `Authorization: Bearer pct_…`; writes need "
+    "a token with the write scope."
 )
 
 
@@ -56,14 +62,17 @@ def create_app(services: WebServices) -> FastAPI:
                   lifespan=_lifespan(services.worker))
     app.state.web = context
     app.include_router(api_routes.router, prefix="/api/v1")
-    for router in (pages.router, search.router, papers.router, api_docs.router, feed_routes.router,
-                   health_router):
+    app.include_router(api_accounts.router, prefix="/api/v1")
+    for router in (pages.router, search.router, papers.router, accounts.router, api_docs.router,
+                   feed_routes.router, health_router):
         app.include_router(router)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     monotonic = services.monotonic
     app.add_middleware(ResponseCacheMiddleware, cache=_response_cache(context, monotonic))
+    app.add_middleware(CsrfMiddleware, signer=services.signer, base_url=context.config.base_url)
+    app.add_middleware(ReaderMiddleware, accounts=services.accounts)
     app.add_middleware(RateLimitMiddleware, buckets=_buckets(context.config, monotonic),
                        reject=_rate_limited(context))
     app.add_middleware(HeadAsGetMiddleware)
@@ -80,7 +89,8 @@ def _context(services: WebServices) -> WebContext:
     log.info("web.search backend=%s", type(backend).__name__)
     return WebContext(catalog=services.catalog, listings=listings, search=WebSearch(backend, listings),
                       templates=build_templates(), metrics=HttpMetrics(), config=services.config,
-                      health=services.health, operations=services.operations)
+                      health=services.health, operations=services.operations,
+                      accounts=services.accounts, signer=services.signer)
 
 
 def _buckets(config: WebConfig, monotonic: Callable[[], float]) -> TokenBuckets | None:

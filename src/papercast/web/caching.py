@@ -9,6 +9,10 @@ import hashlib
 from starlette.requests import Request
 from starlette.responses import Response
 
+# A shared cache keeps one answer for anonymous requests; a signed-in reader's request (a
+# session cookie, an API token) must not be answered with it.
+VARY = "Cookie, Authorization"
+
 
 def weak_etag(body: bytes) -> str:
     return f'W/"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
@@ -25,13 +29,14 @@ def cached(request: Request, response: Response, max_age: int, *, store: bool = 
     tag = weak_etag(bytes(response.body))
     cache_control = f"public, max-age={max_age}" if max_age > 0 else "no-cache"
     if matches_etag(request.headers.get("if-none-match", ""), tag):
-        headers = {"ETag": tag, "Cache-Control": cache_control}
+        headers = {"ETag": tag, "Cache-Control": cache_control, "Vary": VARY}
         link = response.headers.get("link")
         if link:
             headers["Link"] = link
         return Response(status_code=304, headers=headers)
     response.headers["ETag"] = tag
     response.headers["Cache-Control"] = cache_control
+    response.headers["Vary"] = VARY
     return response
 
 

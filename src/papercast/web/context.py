@@ -12,7 +12,9 @@ from fastapi import Depends
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from papercast.domain.tokens import TokenSigner
 from papercast.ports import HealthCheck, SearchBackend
+from papercast.services.accounts import AccountService
 from papercast.services.catalog import CatalogService
 from papercast.services.listings import MAX_LIMIT, ListingService
 from papercast.services.operations import OperationsService
@@ -63,6 +65,8 @@ class WebServices:
     operations: OperationsService
     config: WebConfig
     monotonic: Callable[[], float]
+    accounts: Callable[[], AccountService]  # built on first use: it needs the signing key
+    signer: Callable[[], TokenSigner]
     search_backend: SearchBackend | None = None
     worker: BackgroundWorker | None = None
 
@@ -77,6 +81,8 @@ class WebContext:
     config: WebConfig
     health: HealthCheck
     operations: OperationsService
+    accounts: Callable[[], AccountService]
+    signer: Callable[[], TokenSigner]
 
 
 def web_context(request: Request) -> WebContext:

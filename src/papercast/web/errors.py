@@ -15,13 +15,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from papercast.domain.errors import InvalidInput, NotFound, SchemaOutOfDate
+from papercast.domain.errors import InvalidInput, NotAllowed, NotFound, NotSignedIn, SchemaOutOfDate
+from papercast.domain.tokens import InvalidToken
 from papercast.web.problems import problem_bytes, problem_response, wants_problem
 
 log = logging.getLogger("papercast.web")
 
-_TITLES = {400: "Bad request", 404: "Page not found", 405: "Method not allowed", 422: "Bad request",
-           429: "Too many requests", 500: "Something went wrong", 503: "Temporarily unavailable"}
+_TITLES = {400: "Bad request", 401: "Please sign in", 403: "Not allowed", 404: "Page not found",
+           405: "Method not allowed", 422: "Bad request", 429: "Too many requests",
+           500: "Something went wrong", 503: "Temporarily unavailable"}
 
 
 def error_page(request: Request, status: int, detail: str, headers: dict[str, str] | None = None,
@@ -75,6 +77,19 @@ async def _invalid_input(request: Request, error: Exception) -> Response:
     return error_response(request, 400, str(error))
 
 
+async def _not_signed_in(request: Request, error: Exception) -> Response:
+    # RFC 6750: a 401 names the scheme that would have worked.
+    return error_response(request, 401, str(error), {"WWW-Authenticate": 'Bearer realm="papercast"'})
+
+
+async def _not_allowed(request: Request, error: Exception) -> Response:
+    return error_response(request, 403, str(error))
+
+
+async def _invalid_token(request: Request, error: Exception) -> Response:
+    return error_response(request, 400, str(error))
+
+
 async def _schema_out_of_date(request: Request, error: Exception) -> Response:
     log.error("web.schema_out_of_date path=%s detail=%s", request.url.path, error)
     return error_response(request, 503, "The service is being upgraded; please try again shortly.")
@@ -86,6 +101,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(InvalidInput, _invalid_input)
     app.add_exception_handler(SchemaOutOfDate, _schema_out_of_date)
+    app.add_exception_handler(NotSignedIn, _not_signed_in)
+    app.add_exception_handler(NotAllowed, _not_allowed)
+    app.add_exception_handler(InvalidToken, _invalid_token)
 
 
 class ErrorBoundaryMiddleware:

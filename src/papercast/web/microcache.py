@@ -8,6 +8,9 @@ before the vectors arrived, must not outlive that index). Any write to the catal
 catch-up of an index moves the version on, so no entry outlives the data it shows (by more than
 `VERSION_TTL` seconds, the time the version itself is reused). Answers marked `no-store` (a
 degraded, keyword-only search) are never kept. Hits still answer `If-None-Match` with 304.
+
+Only anonymous reads share entries: a request with a session cookie or an Authorization header
+neither reads nor fills the cache, and a response that sets a cookie is never kept.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from papercast.web.caching import matches_etag
+from papercast.web.readers import SESSION_COOKIE
 
 VERSION_TTL = 1.0
 MAX_BODY_BYTES = 512 * 1024
@@ -89,6 +93,9 @@ class ResponseCacheMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        if _personal(headers):
+            await self.app(scope, receive, send)
+            return
         key = (headers.get("host", ""), scope["path"], scope.get("query_string", b"").decode("latin-1"))
         version = await cache.version()
         entry = cache.get(key, version)
@@ -119,11 +126,16 @@ class ResponseCacheMiddleware:
         await self.app(scope, receive, capture)
 
 
+def _personal(headers: Headers) -> bool:
+    """Whether a request may be answered for one reader only: it carries credentials."""
+    return "authorization" in headers or SESSION_COOKIE in headers.get("cookie", "")
+
+
 def _cacheable(start: dict[str, Any], chunks: list[bytes]) -> bool:
     if start.get("status") != 200 or sum(map(len, chunks)) > MAX_BODY_BYTES:
         return False
-    cache_control = Headers(raw=list(start.get("headers", []))).get("cache-control", "")
-    return "public" in cache_control
+    headers = Headers(raw=list(start.get("headers", [])))
+    return "public" in headers.get("cache-control", "") and "set-cookie" not in headers
 
 
 async def _replay(entry: CachedResponse, if_none_match: str, send: Send) -> None:

@@ -22,7 +22,9 @@ from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
 from papercast.domain.papers import Author, Paper
+from papercast.web.csrf import csrf_token
 from papercast.web.math import render_snippet, render_text
+from papercast.web.readers import current_reader
 from papercast.web.tex import accents_to_unicode
 
 WEB_DIR = Path(str(files("papercast.web")))
@@ -102,5 +104,6 @@ def build_templates() -> Jinja2Templates:
         paper_url=paper_url, author_url=author_url, category_url=category_url,
         arxiv_links=arxiv_links, doi_url=doi_url, static_url=static_url,
         first_version_date=first_version_date, author_links=author_links, category_links=category_links,
+        current_reader=current_reader, csrf_token=csrf_token,
     )
     return Jinja2Templates(env=environment)

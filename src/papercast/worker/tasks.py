@@ -88,6 +88,10 @@ class WorkerDuties:
         more = report.handled >= MAIL_PER_SLICE and report.stopped is None
         return JobOutcome.CONTINUE if more else JobOutcome.DONE
 
+    def prune_accounts(self, _context: JobContext) -> None:
+        links, sessions = self._papercast.accounts().prune()
+        log.info("worker.prune_accounts links_deleted=%d sessions_deleted=%d", links, sessions)
+
     def prune_jobs(self, _context: JobContext) -> None:
         keep = timedelta(days=self._papercast.settings.jobs_keep_days)
         pruned = self._papercast.jobs.prune(self._papercast.clock.now() - keep)
@@ -110,6 +114,8 @@ def periodic_tasks(duties: WorkerDuties, interval: float,
                      description="send the mail outbox's due messages"),
         PeriodicTask("prune-jobs", Every(PRUNE_EVERY), Scope.CLUSTER,
                      description="delete done jobs older than PAPERCAST_JOBS_KEEP_DAYS"),
+        PeriodicTask("prune-accounts", Every(PRUNE_EVERY), Scope.CLUSTER,
+                     description="delete expired sessions and sign-in links a day past their end"),
     )
 
 
@@ -119,6 +125,7 @@ def job_kinds(duties: WorkerDuties) -> tuple[JobKind, ...]:
         JobKind("embed-backlog", duties.embed_backlog, RetryPolicy(max_attempts=5)),
         JobKind("send-mail", duties.send_mail, RetryPolicy(max_attempts=5)),
         JobKind("prune-jobs", duties.prune_jobs, RetryPolicy(max_attempts=3)),
+        JobKind("prune-accounts", duties.prune_accounts, RetryPolicy(max_attempts=3)),
     )
 
 

@@ -126,6 +126,27 @@ class SimilarPapers(BaseModel):
     results: list[SearchResult]
 
 
+class Me(BaseModel):
+    id: int = Field(description="the account's id")
+    email: str
+    is_admin: bool
+    via: str = Field(description="how the request was authorised: `session` (cookie) or `token` (Bearer)")
+    scope: str = Field(description="`read`, or `write` (read and write); a session may write")
+
+
+class ApiToken(BaseModel):
+    id: int
+    name: str
+    prefix: str = Field(description="the token's first characters, to tell tokens apart")
+    scope: str
+    created_at: str
+    last_used_at: str | None
+
+
+class ApiTokens(BaseModel):
+    tokens: list[ApiToken]
+
+
 class FieldError(BaseModel):
     field: str
     message: str
@@ -160,9 +181,12 @@ def add_problem_schemas(spec: dict[str, Any]) -> dict[str, Any]:
 
 def responses(model: type[BaseModel], *errors: int) -> dict[int | str, dict[str, Any]]:
     """The `responses` of a read route: `model` on 200, problems on the errors it can answer."""
-    described: dict[int | str, dict[str, Any]] = {200: {"model": model, "description": "OK"}}
-    texts = {400: "Invalid input", 404: "Not found", 422: "Invalid parameters",
-             429: "Too many requests (see Retry-After)", 500: "Unexpected error"}
-    for status in (*errors, 422, 429, 500):
-        described[status] = _problem(texts[status])
-    return described
+    return {200: {"model": model, "description": "OK"}, **problem_responses(*errors)}
+
+
+def problem_responses(*errors: int) -> dict[int | str, dict[str, Any]]:
+    """Problem documents for `errors` and for what any route can answer (422, 429, 500)."""
+    texts = {400: "Invalid input", 401: "Not signed in (no session, no valid Bearer token)",
+             403: "Not allowed (a read-only token writing, a cross-site form)", 404: "Not found",
+             422: "Invalid parameters", 429: "Too many requests (see Retry-After)", 500: "Unexpected error"}
+    return {status: _problem(texts[status]) for status in (*errors, 422, 429, 500)}
