@@ -59,3 +59,9 @@ def test_serve_wires_no_search_backend_or_worker_itself() -> None:
     assert not {module for module in modules
                 if module.startswith(("papercast.worker", "papercast.services", "papercast.storage",
                                       "papercast.index"))}
+
+
+def test_the_search_indexes_follow_the_database_through_ports_not_storage_classes() -> None:
+    found = [f"{path.relative_to(SOURCE)}: {module}" for path in sorted((SOURCE / "index").rglob("*.py"))
+             for module in imported_modules(path) if module.startswith("papercast.storage")]
+    assert found == [], "the follower takes PaperChangeFeed and VectorChangeFeed (ports.py)"

@@ -41,8 +41,7 @@ from papercast.index import durable, health, vector_files
 from papercast.index.durable import DamagedFiles
 from papercast.index.keyword import TantivyKeywordIndex
 from papercast.index.vectors import SaveReport, VectorIndex
-from papercast.storage.embeddings import SqlEmbeddingStore
-from papercast.storage.papers import SqlPaperRepository
+from papercast.ports import PaperChangeFeed, VectorChangeFeed
 
 log = logging.getLogger("papercast.index")
 
@@ -102,7 +101,7 @@ class _VectorBuild:
 class IndexFollower:
     """Owns the keyword and vector indexes of one directory, brings them up to date and repairs them."""
 
-    def __init__(self, directory: Path, papers: SqlPaperRepository, embeddings: SqlEmbeddingStore,
+    def __init__(self, directory: Path, papers: PaperChangeFeed, embeddings: VectorChangeFeed,
                  model_id: str | None, clock: Clock, *, exact_max: int = 300_000,
                  verify_every: float = VERIFY_EVERY) -> None:
         self.directory = directory

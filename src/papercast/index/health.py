@@ -8,11 +8,10 @@ from pathlib import Path
 
 from papercast.index import vector_files
 from papercast.index.durable import DamagedFiles
-from papercast.storage.embeddings import SqlEmbeddingStore
-from papercast.storage.papers import SqlPaperRepository
+from papercast.ports import PaperChangeFeed, VectorChangeFeed
 
 
-def keyword_contradiction(papers: SqlPaperRepository, seq: int, documents: int) -> str | None:
+def keyword_contradiction(papers: PaperChangeFeed, seq: int, documents: int) -> str | None:
     """Why a keyword index at sequence `seq` holding `documents` papers cannot be this database's."""
     # The count is read before the changes after `seq`, so a paper written in between can only
     # lower the bound below: concurrent ingest never makes a good index look stale.
@@ -29,7 +28,7 @@ def keyword_contradiction(papers: SqlPaperRepository, seq: int, documents: int) 
     return None
 
 
-def vector_contradiction(embeddings: SqlEmbeddingStore, model_id: str | None, seq: int, count: int, *,
+def vector_contradiction(embeddings: VectorChangeFeed, model_id: str | None, seq: int, count: int, *,
                          thorough: bool) -> str | None:
     """Why a vector index at sequence `seq` holding `count` vectors cannot be this database's;
     `thorough` also counts the model's vectors (a scan of the table)."""
