@@ -5,7 +5,15 @@ give every paper a vector of the MiniLM model id, rebuild the local indexes (tim
 fresh serving process, load the indexes and the MiniLM encoder, run `--queries` fixed queries
 (each once to warm, then once measured, the query embedding included: the service's query-vector
 cache is emptied before each measured query), report the serving process's memory, and finally
-ingest 1,000 more papers with their vectors and time the follower's catch-up to zero lag.
+ingest 1,000 more papers with their vectors and time the follower's catch-up to zero lag,
+with the seconds and bytes its vector-index save took (bytes: what the process passed to
+write(2), from /proc/self/io). Then, with queries running in the serving process the whole
+time, a second catch-up (the same 1,000 papers revised and re-embedded) and a full save of
+the vector index (what a compaction writes, into a scratch folder): hybrid latency while a
+save runs.
+
+The script runs on any papercast version, so that the code before a change can be measured
+with its own virtual environment: `/old/.venv/bin/python bench/search.py ...`.
 
 Vectors: embedding 100k abstracts with MiniLM on 2 CPUs takes over an hour, so only a sample
 (`--sample`, spread evenly over the papers) is embedded with the real encoder. Every other paper
@@ -249,15 +257,17 @@ def serve(database_url: str, data_dir: Path, queries_file: Path, increment: Path
         result["vm_hwm_mb"] = _proc_status("VmHWM")
         result["vectors_in_index"] = len(follower.vectors) if follower.vectors is not None else 0
         result["incremental"] = _incremental(app, follower, increment, data_dir, seed, sample)
+        result["while_saving"] = _queries_while_saving(app, follower, service, queries, increment, data_dir,
+                                                       seed, sample)
     finally:
         app.close()
     return result
 
 
-def _incremental(app: Any, follower: Any, increment: Path, data_dir: Path, seed: int,
-                 sample: int) -> dict[str, Any]:
-    """Ingest INCREMENT papers (updated copies when a reused database has them), store their vectors,
-    and time the follower's catch-up until the status shows no lag."""
+def _write_increment(app: Any, increment: Path, data_dir: Path, seed: int,
+                     sample: int) -> tuple[str, int, float, float, float]:
+    """Ingest INCREMENT papers (revised copies when the database has them) and store their vectors:
+    (kind, papers, ingest, vector make and vector store seconds)."""
     from sqlalchemy import select
 
     from papercast.sources.detect import open_source
@@ -276,7 +286,6 @@ def _incremental(app: Any, follower: Any, increment: Path, data_dir: Path, seed:
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
         increment = path
     maker, _ = _vector_maker(app, data_dir.parent, seed, sample)
-    before = follower.status()
     source = open_source(increment, "snapshot")
     started = time.perf_counter()
     app.ingest.ingest(source.items(), source.name)
@@ -286,21 +295,119 @@ def _incremental(app: Any, follower: Any, increment: Path, data_dir: Path, seed:
             select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.content_hash)
             .where(papers.c.id.in_(ids)))]
     make, save = _save_vectors(app, maker, rows, {})  # type: ignore[arg-type]
-    written = time.perf_counter()
+    return kind, len(rows), ingested - started, make, save
+
+
+class _SaveMeter:
+    """Times the follower's vector-index saves and counts the bytes they write (any papercast version:
+    it wraps `IndexFollower._save_vectors`, whatever its arguments)."""
+
+    def __init__(self, follower: Any) -> None:
+        self.seconds, self.bytes, self.saves = 0.0, 0, 0
+        inner = follower._save_vectors  # noqa: SLF001 - measured from outside, on old and new code alike
+
+        def measured(*args: Any, **kwargs: Any) -> Any:
+            began, wrote = time.perf_counter(), _io("wchar")
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - began
+                self.bytes += _io("wchar") - wrote
+                self.saves += 1
+
+        follower._save_vectors = measured  # noqa: SLF001
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"saves": self.saves, "seconds": round(self.seconds, 3), "bytes_written": self.bytes,
+                "mb_written": round(self.bytes / 2**20, 2)}
+
+
+def _io(key: str) -> int:
+    """A counter of /proc/self/io: `wchar` (bytes passed to write) or `write_bytes` (sent to storage)."""
+    with open("/proc/self/io") as counters:
+        for line in counters:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _incremental(app: Any, follower: Any, increment: Path, data_dir: Path, seed: int,
+                 sample: int) -> dict[str, Any]:
+    """Ingest INCREMENT papers and their vectors, and time the follower's catch-up until the status
+    shows no lag, with what its vector-index save cost."""
+    before = follower.status()
+    started = time.perf_counter()
+    kind, count, ingest_seconds, make, save = _write_increment(app, increment, data_dir, seed, sample)
+    meter = _SaveMeter(follower)
+    written, wrote = time.perf_counter(), (_io("wchar"), _io("write_bytes"))
     report = follower.catch_up()
     caught = time.perf_counter()
+    catch_up_bytes = {"wchar": _io("wchar") - wrote[0], "write_bytes": _io("write_bytes") - wrote[1]}
     status = follower.status()
     status_seconds = time.perf_counter() - caught
     lag_zero = status.keyword_lag_changes == 0 and status.vector_lag_changes == 0
     catch_up = caught - written
-    return {"papers": len(rows), "kind": kind, "lag_before": {"keyword": before.keyword_lag_changes,
-                                                             "vectors": before.vector_lag_changes},
-            "ingest_seconds": round(ingested - started, 2), "vector_make_seconds": round(make, 2),
+    saved = getattr(report, "vector_save", None)
+    return {"papers": count, "kind": kind, "lag_before": {"keyword": before.keyword_lag_changes,
+                                                         "vectors": before.vector_lag_changes},
+            "ingest_seconds": round(ingest_seconds, 2), "vector_make_seconds": round(make, 2),
             "vector_store_seconds": round(save, 2), "catch_up_seconds": round(catch_up, 3),
-            "catch_up_papers_per_second": round(len(rows) / catch_up) if catch_up else None,
+            "catch_up_papers_per_second": round(count / catch_up) if catch_up else None,
+            "catch_up_bytes_written": catch_up_bytes, "vector_save": meter.as_dict(),
+            "vector_save_report": saved.as_dict() if saved is not None else None,
             "status_seconds": round(status_seconds, 3), "lag_zero_after": lag_zero,
             "indexed": {"papers": report.papers_indexed, "vectors": report.vectors_indexed},
             "write_to_searchable_seconds": round(caught - started, 2)}
+
+
+def _queries_while_saving(app: Any, follower: Any, service: Any, queries: list[str], increment: Path,
+                          data_dir: Path, seed: int, sample: int) -> dict[str, Any]:
+    """Hybrid latency of queries run back to back while (1) a catch-up of INCREMENT revised papers
+    runs, its save included, and (2) the whole vector index is saved into a scratch folder."""
+    import shutil
+
+    _write_increment(app, increment, data_dir, seed, sample)
+    catch_up = _while(service, queries, follower.catch_up)
+    scratch = data_dir / "scratch-vectors"
+    shutil.rmtree(scratch, ignore_errors=True)
+    vectors = follower.vectors
+    try:
+        full_save = _while(service, queries, lambda: vectors.save(scratch))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"catch_up": catch_up, "full_save": full_save}
+
+
+def _while(service: Any, queries: list[str], work: Any) -> dict[str, Any]:
+    """Run `work` in a thread and hybrid queries in this one until it ends (at least one query)."""
+    import threading
+
+    done = threading.Event()
+    seconds: list[float] = []
+
+    def run() -> None:
+        began = time.perf_counter()
+        try:
+            work()
+        finally:
+            seconds.append(time.perf_counter() - began)
+            done.set()
+
+    worker = threading.Thread(target=run, name="bench-save")
+    latencies, modes = [], {}
+    worker.start()
+    position = 0
+    while not done.is_set() or not latencies:
+        query = queries[position % len(queries)]
+        position += 1
+        service._recent_vectors.clear()  # noqa: SLF001 - the query embedding is part of each search
+        began = time.perf_counter()
+        response = service.search(query, limit=10)
+        latencies.append((time.perf_counter() - began) * 1000)
+        modes[response.mode] = modes.get(response.mode, 0) + 1
+    worker.join()
+    return {"work_seconds": round(seconds[0], 2), "queries": len(latencies), **_stats(latencies),
+            "modes": modes}
 
 
 def _stats(values: list[float]) -> dict[str, float]:

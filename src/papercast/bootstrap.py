@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -9,6 +10,8 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -16,17 +19,22 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from papercast.clock import Clock, SystemClock
+from papercast.domain.announcements import AnnouncementCalendar, parse_holidays
+from papercast.domain.errors import PapercastError
+from papercast.domain.following import FollowedSource, parse_followed_sources
 from papercast.domain.trending import TrendingParameters
 from papercast.domain.votes import VoteLimits
-from papercast.ports import Embedder, Mailer
+from papercast.ports import Embedder, HarvestSources, Mailer, SearchBackend
 from papercast.services.catalog import CatalogService
 from papercast.services.embedding import EmbeddingService
+from papercast.services.following import FollowService
 from papercast.services.harvest import HarvestService
 from papercast.services.ingest import IngestService
 from papercast.services.listings import ListingService
 from papercast.services.trending import TrendingService
 from papercast.services.votes import VoteService
 from papercast.settings import Settings
+from papercast.sources.harvest_sources import HttpHarvestSources
 from papercast.sources.http import HttpPolicy, PoliteHttpClient
 from papercast.sources.read_ahead import ProcessReadAhead
 from papercast.storage import migrations
@@ -36,6 +44,7 @@ from papercast.storage.jobs import SqlJobStore
 from papercast.storage.listings import SqlListingQueries
 from papercast.storage.papers import SqlPaperRepository
 from papercast.storage.popularity import SqlPopularityQueries
+from papercast.storage.request_turns import SqlRequestTurns
 from papercast.storage.unit_of_work import SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -47,6 +56,7 @@ if TYPE_CHECKING:
     from papercast.services.search import SearchService, SearchTuning
     from papercast.storage.embeddings import SqlEmbeddingStore
     from papercast.storage.outbox import SqlMailOutbox
+    from papercast.web.context import BackgroundWorker, WebServices
 
 log = logging.getLogger("papercast.bootstrap")
 
@@ -71,6 +81,10 @@ class Papercast:
     ingest: IngestService
     harvest: HarvestService
     listings: ListingService
+    following: FollowService
+    followed_sources: tuple[FollowedSource, ...]
+    # Queues templated mail in a caller's transaction (built once, on first use).
+    mail_queue: Callable[[], TemplatedMailQueue]
     trending: TrendingService
     _votes: VoteService | None = field(default=None, init=False, repr=False)
     _embedder: Embedder | None = field(default=None, init=False, repr=False)
@@ -81,14 +95,24 @@ class Papercast:
     _accounts_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def http_client(self) -> PoliteHttpClient:
-        """A polite HTTP client for harvests, spaced and retried as the settings say."""
+        """A polite HTTP client for harvests, spaced and retried as the settings say; the spacing
+        and one request at a time per host hold across processes (turns in the database)."""
         s = self.settings
         return PoliteHttpClient(HttpPolicy(
             request_interval=s.harvest_request_interval, max_attempts=s.harvest_max_attempts,
             backoff_initial=s.harvest_backoff_initial, backoff_max=s.harvest_backoff_max,
             timeout=s.harvest_timeout, max_response_bytes=s.harvest_max_response_bytes,
             user_agent=s.user_agent,
-        ), self.clock)
+        ), self.clock, turns=SqlRequestTurns(self.engine, self.clock))
+
+    @contextmanager
+    def harvest_sources(self) -> Iterator[HarvestSources]:
+        """The followed sources' endpoints over one polite client, closed after the block."""
+        client = self.http_client()
+        try:
+            yield HttpHarvestSources(client, self.settings.oai_base_url, self.settings.hf_daily_url)
+        finally:
+            client.close()
 
     def votes(self) -> VoteService:
         """Upvotes, saves and libraries; built on first use (it reads the install's address key)."""
@@ -129,6 +153,17 @@ class Papercast:
 
         return configured_model_id(self.settings)
 
+    def embedding_backlog(self) -> tuple[str, int] | None:
+        """(model id, papers not embedded with it); None where there is no model to count for."""
+        try:
+            model_id = self.embedding_model_id()
+            if model_id is None:  # a TF-IDF encoder not fitted yet: nothing is embedded with it
+                return None
+            return model_id, int(self.embedding_store().pending_count(model_id))
+        except (ImportError, PapercastError) as error:  # embeddings not installed or not configured
+            log.info("metrics.no_embedding_backlog reason=%s", error)
+            return None
+
     def index_follower(self) -> IndexFollower:
         """This process's search indexes under `<data_dir>/index`, following the database."""
         with self._embedder_lock:
@@ -150,20 +185,50 @@ class Papercast:
         return SearchService(LiveKeywordIndex(follower), LiveVectorIndex(follower) if semantic else None,
                              embedder, self.papers, tuning)
 
+    def search_backend(self) -> SearchBackend | None:
+        """What answers searches on the web: the search service over this process's indexes,
+        semantic where an encoder loads, else keyword-only; None (the web then matches the catalog
+        plainly) when the indexes cannot be opened here."""
+        try:
+            return self.search_service(semantic=True)
+        except (PapercastError, ImportError, OSError) as error:
+            log.warning("serve.search_semantic_unavailable error=%s", error)
+        try:
+            return self.search_service(semantic=False)
+        except (PapercastError, ImportError, OSError) as error:
+            log.error("serve.search_unavailable error=%s; serving a plain catalog match", error)
+            return None
+
+    def web_services(self, *, search_backend: SearchBackend | None = None,
+                     worker: BackgroundWorker | None = None) -> WebServices:
+        """What the web app is given: the read services, the search backend (None: a plain
+        catalog match), health and metrics probes, its settings, and the worker to run beside it."""
+        from papercast.services.operations import OperationsService
+        from papercast.storage.health import SqlHealthCheck
+        from papercast.web.context import WebConfig, WebServices
+
+        operations = OperationsService(self.papers, self.jobs, self.mail_outbox(), self.clock,
+                                       self.embedding_backlog)
+        return WebServices(
+            catalog=self.catalog, listings=self.listings, health=SqlHealthCheck(self.engine),
+            operations=operations, config=WebConfig.from_settings(self.settings),
+            monotonic=self.clock.monotonic, accounts=self.accounts, signer=self.signer,
+            trending=self.trending, votes=self.votes, search_backend=search_backend, worker=worker)
+
+    def served_web(self, *, with_worker: bool) -> WebServices:
+        """What `papercast serve` runs: the web services over the real search backend and,
+        `with_worker`, this process's worker on a thread beside the server."""
+        from papercast.worker.background import background_worker
+        from papercast.worker.tasks import build_worker
+
+        worker = build_worker(self) if with_worker else None
+        in_background = (lambda: background_worker(worker)) if worker is not None else None
+        return self.web_services(search_backend=self.search_backend(), worker=in_background)
+
     def mail_outbox(self) -> SqlMailOutbox:
         from papercast.storage.outbox import SqlMailOutbox
 
         return SqlMailOutbox(self.engine)
-
-    def mail_queue(self) -> TemplatedMailQueue:
-        """Queues templated mail in a caller's transaction; From and base URL from the settings
-        (links in mail point at PAPERCAST_BASE_URL, or at `papercast serve`'s default address)."""
-        from papercast.mail.queue import TemplatedMailQueue
-        from papercast.mail.render import MailRenderer
-
-        s = self.settings
-        return TemplatedMailQueue(self.engine, MailRenderer(s.public_base_url), self.clock,
-                                  mail_from=s.mail_from, base_url=s.base_url)
 
     def mailer(self) -> Mailer:
         """SMTP when PAPERCAST_SMTP_HOST is set; otherwise `.eml` files under `<data_dir>/mail/`."""
@@ -179,11 +244,11 @@ class Papercast:
 
     def outbox_sender(self, mailer: Mailer | None = None) -> OutboxSender:
         """Sends the outbox (what the worker runs), as an owner unique to this process."""
-        from papercast.domain.mail import RetryPolicy
+        from papercast.domain.mail import MailRetryPolicy
         from papercast.services.mail import OutboxSender
 
         s = self.settings
-        policy = RetryPolicy(max_attempts=s.mail_max_attempts, initial_delay=s.mail_retry_initial,
+        policy = MailRetryPolicy(max_attempts=s.mail_max_attempts, initial_delay=s.mail_retry_initial,
                              max_delay=s.mail_retry_max)
         owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         return OutboxSender(self.mail_outbox(), mailer or self.mailer(), self.clock, policy, owner=owner,
@@ -246,13 +311,21 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
     papers = SqlPaperRepository(engine, clock, trending)
     cursors = SqlCursorStore(engine, clock)
     job_enqueued = threading.Event()
-    units = SqlUnitOfWork(engine, clock, on_enqueue=job_enqueued.set, trending=trending)
+
+    @functools.cache
+    def mail_queue() -> TemplatedMailQueue:  # built on first use: templates load where mail is queued
+        return _templated_mail_queue(settings, engine, clock)
+
+    units = SqlUnitOfWork(engine, clock, on_enqueue=job_enqueued.set, mail_queue=mail_queue,
+                          trending=trending)
     # SQLite has one write lock, which a vote needs too: there ingest writes in short sub-batches.
     # PostgreSQL locks rows, so votes do not wait for ingest, which writes whole batches (faster).
     one_writer = engine.dialect.name == "sqlite"
     ingest = IngestService(units, batch_size=settings.ingest_batch_size,
                            read_ahead=ProcessReadAhead(settings.ingest_read_ahead_mb * 2**20),
                            reads=papers if one_writer else None, clock=clock)
+    harvest = HarvestService(ingest, cursors)
+    calendar = AnnouncementCalendar(parse_holidays(settings.harvest_holidays))
     return Papercast(
         settings=settings,
         clock=clock,
@@ -264,8 +337,11 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
         job_enqueued=job_enqueued,
         catalog=CatalogService(papers),
         ingest=ingest,
-        harvest=HarvestService(ingest, cursors),
+        harvest=harvest,
         listings=ListingService(SqlListingQueries(engine)),
+        following=FollowService(harvest, cursors, calendar, clock, first_days=settings.harvest_first_days),
+        followed_sources=parse_followed_sources(settings.harvest_follow),
+        mail_queue=mail_queue,
         trending=TrendingService(SqlPopularityQueries(engine, monotonic=clock.monotonic), units, clock,
                                  trending),
     )
@@ -308,6 +384,16 @@ def database_engine(settings: Settings) -> Engine:
         return create_database_engine(settings.database_url)
     return create_database_engine(settings.resolved_database_url, setting="PAPERCAST_DATA_DIR",
                                   create_directory=True)
+
+
+def _templated_mail_queue(settings: Settings, engine: Engine, clock: Clock) -> TemplatedMailQueue:
+    """Queues templated mail in a caller's transaction; From and base URL from the settings."""
+    from papercast.mail.queue import TemplatedMailQueue
+    from papercast.mail.render import MailRenderer
+
+    # Links in mail point at PAPERCAST_BASE_URL, or at `papercast serve`'s default address.
+    return TemplatedMailQueue(engine, MailRenderer(settings.public_base_url), clock,
+                              mail_from=settings.mail_from, base_url=settings.base_url)
 
 
 def ensure_schema(engine: Engine) -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
+from collections.abc import Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from papercast.domain.accounts import ApiTokenInfo, LinkRecord, Reader, Scope, SessionInfo, User, UserState
 from papercast.domain.ingest import SourceItem, ValidatedBatch
 from papercast.domain.jobs import Job, JobEvent, JobState
 from papercast.domain.mail import Claim, Envelope, MailRequest, QueuedMail, Receipt, Settlement
+from papercast.domain.operations import HealthStatus, JobStats
 from papercast.domain.papers import Outcome, Paper
+from papercast.domain.query import ParsedQuery, TextSegment
 
 
 class PaperSource(Protocol):
@@ -38,9 +40,12 @@ class ReadAhead(Protocol):
 
 
 class CursorStore(Protocol):
-    """Named harvest cursors (where the next run continues), written with the pages they follow."""
+    """Named harvest cursors (where the next run continues), written with the pages they follow;
+    `set_cursor` writes one on its own (a mark no page carries)."""
 
     def get_cursor(self, name: str) -> dict[str, str] | None: ...
+
+    def set_cursor(self, name: str, state: dict[str, str]) -> None: ...
 
 
 class HarvestPage(Protocol):
@@ -71,6 +76,31 @@ class PagedSource(Protocol):
     def resume_state(self, stored: dict[str, str]) -> dict[str, str]: ...
 
     def fetch(self, state: dict[str, str]) -> HarvestPage: ...
+
+
+class RequestTurns(Protocol):
+    """Turns at a remote host shared by every process: `take` answers 0.0 when `holder` has the
+    turn (for at most `hold`), else the seconds until it may be free; `end` gives it back and says
+    the next request may start `spacing` after this one `started`."""
+
+    def take(self, host: str, holder: str, hold: timedelta) -> float: ...
+
+    def end(self, host: str, holder: str, spacing: timedelta, started: datetime) -> None: ...
+
+
+class HarvestSources(Protocol):
+    """The remote sources a scheduled harvest reads, over one polite HTTP client: an arXiv
+    OAI-PMH set (from `from_date` when it has no cursor yet) and Hugging Face daily papers."""
+
+    def oai(self, set_spec: str, from_date: str = "") -> PagedSource: ...
+
+    def hf_daily(self, first_day: date, last_day: date) -> PagedSource: ...
+
+
+class Fetcher(Protocol):
+    """GETs a URL's body for a paged source (`sources.http.PoliteHttpClient`)."""
+
+    def get(self, url: str, params: dict[str, str] | None = None) -> bytes: ...
 
 
 class Embedder(Protocol):
@@ -108,6 +138,13 @@ class JobWriter(Protocol):
 
     def enqueue(self, kind: str, payload: Mapping[str, Any] | None = None, *, unique_key: str | None = None,
                 run_at: datetime | None = None) -> int | None: ...
+
+
+class MailWriter(Protocol):
+    """Queues mail inside a unit of work: the message commits with the change that causes it.
+    Queueing a request whose idempotency key is queued already adds nothing and answers None."""
+
+    def enqueue(self, request: MailRequest) -> QueuedMail | None: ...
 
 
 class AccountRecords(Protocol):
@@ -196,6 +233,9 @@ class Transaction(Protocol):
     def jobs(self) -> JobWriter: ...
 
     @property
+    def mail(self) -> MailWriter: ...
+
+    @property
     def accounts(self) -> AccountRecords: ...
 
     @property
@@ -235,6 +275,8 @@ class JobStore(JobWriter, Protocol):
     def release(self, job_id: int, owner: str) -> bool: ...
 
     def continue_later(self, job_id: int, owner: str, run_at: datetime | None = None) -> bool: ...
+
+    def take_lock(self, name: str, job_id: int) -> int | None: ...
 
     def get(self, job_id: int) -> Job: ...
 
@@ -284,3 +326,198 @@ class MailQueue(Protocol):
     def forget_recipient(self, connection: Any, address: str) -> int:
         """Delete every message to `address` (sent or not), in the caller's transaction; how many."""
         ...
+
+
+class PaperCounter(Protocol):
+    """How many papers the catalog holds."""
+
+    def count(self) -> int: ...
+
+
+class JobStatistics(Protocol):
+    """Jobs per kind and state, and those waiting for a worker now (`/metrics`)."""
+
+    def statistics(self) -> JobStats: ...
+
+
+class MailStatistics(Protocol):
+    """Outbox messages per state, every state present (`/metrics`)."""
+
+    def state_counts(self) -> dict[str, int]: ...
+
+
+class HealthCheck(Protocol):
+    """Whether the database answers and its schema is the one this code needs (`/healthz`)."""
+
+    def status(self) -> HealthStatus: ...
+
+
+# -- reading the catalog ---------------------------------------------------------------------
+
+
+class PaperLookup(Protocol):
+    """One stored paper by its canonical id, and how many there are (`CatalogService`)."""
+
+    def get(self, paper_id: str) -> Paper | None: ...
+
+    def count(self) -> int: ...
+
+
+class PaperBatchReader(Protocol):
+    """Stored papers by id, many at once (search results joined to their papers)."""
+
+    def get_many(self, paper_ids: Sequence[str], *, history: bool = True) -> dict[str, Paper]: ...
+
+
+class ListingQueries(Protocol):
+    """The listing reads behind `ListingService` (`storage.listings.SqlListingQueries`)."""
+
+    def recent(self, since: date | None, offset: int, limit: int) -> tuple[list[Paper], int]: ...
+
+    def by_author(self, name_key: str, offset: int, limit: int) -> tuple[list[Paper], int]: ...
+
+    def author_name(self, name_key: str) -> str | None: ...
+
+    def by_category(self, category: str, offset: int, limit: int) -> tuple[list[Paper], int]: ...
+
+    def matching_text(self, terms: Sequence[str], offset: int, limit: int) -> tuple[list[Paper], int]: ...
+
+    def in_category_except(self, category: str, paper_id: str, limit: int) -> list[Paper]: ...
+
+    def papers(self, paper_ids: Sequence[str]) -> dict[str, Paper]: ...
+
+    def catalog_version(self) -> int: ...
+
+
+# -- search ----------------------------------------------------------------------------------
+
+
+class KeywordPage(Protocol):
+    hits: list[tuple[str, float]]
+    total: int
+
+
+class KeywordSearcher(Protocol):
+    """What search needs of the keyword index (`index.keyword.TantivyKeywordIndex`)."""
+
+    def search(self, parsed: ParsedQuery, limit: int = 10, offset: int = 0,
+               sort: str = "relevance") -> KeywordPage: ...
+
+    def filter_ids(self, parsed: ParsedQuery, paper_ids: Sequence[str]) -> set[str]: ...
+
+    def pinned_ids(self, parsed: ParsedQuery) -> list[str]: ...
+
+    def highlight(self, text: str, parsed: ParsedQuery,
+                  max_chars: int | None = None) -> tuple[TextSegment, ...]: ...
+
+
+class VectorSearcher(Protocol):
+    """What search needs of the vector index (`index.vectors.VectorIndex`); `problem` says why it
+    holds no vectors when that is not simply because none were made (damage, a rebuild)."""
+
+    @property
+    def problem(self) -> str | None: ...
+
+    def search(self, query_vector: Any, limit: int,
+               exclude_ids: Iterable[str] = ()) -> list[tuple[str, float]]: ...
+
+    def vector(self, paper_id: str) -> Any | None: ...
+
+    def vectors(self, paper_ids: Sequence[str]) -> tuple[list[str], Any]: ...
+
+    def neighbours(self, paper_id: str, limit: int) -> list[tuple[str, float]] | None: ...
+
+    def __len__(self) -> int: ...
+
+
+class SearchBackend(Protocol):
+    """What answers the web's searches (`SearchService`, or `web.search.CatalogSearch`): `search`
+    and `similar`; optionally `index_version()`, the sequences of its indexes."""
+
+    def search(self, query_text: str, sort: str, offset: int, limit: int) -> Any: ...
+
+    def similar(self, paper_id: str, limit: int) -> Any: ...
+
+
+# -- embeddings ------------------------------------------------------------------------------
+
+
+class EmbeddingCandidate(Protocol):
+    """A paper waiting for a vector, as the embedding store lists it."""
+
+    @property
+    def paper_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def abstract(self) -> str: ...
+    @property
+    def content_hash(self) -> str: ...
+    @property
+    def change_seq(self) -> int: ...
+    @property
+    def stored_text_hash(self) -> str | None: ...
+
+
+class EmbeddingStore(Protocol):
+    """What `EmbeddingService` needs of stored vectors (`storage.embeddings.SqlEmbeddingStore`)."""
+
+    def pending_count(self, model_id: str) -> int: ...
+
+    def pending(self, model_id: str, limit: int,
+                after_change_seq: int | None = None) -> Sequence[EmbeddingCandidate]: ...
+
+    def watermark(self, model_id: str) -> int: ...
+
+    def newest_change_seq(self) -> int: ...
+
+    def advance_watermark(self, model_id: str, through_change_seq: int) -> None: ...
+
+    def save(self, model_id: str, rows: Sequence[tuple[str, Any, str, str]]) -> int: ...
+
+    def refresh(self, model_id: str, current: Sequence[tuple[str, str, str]]) -> int: ...
+
+
+class PaperChangeFeed(Protocol):
+    """The catalog as a search index follows it: papers in change-sequence order, and counts that
+    tell an index whether it matches the database (`index/follower.py`, `index/health.py`)."""
+
+    def count(self) -> int: ...
+
+    def max_change_seq(self) -> int: ...
+
+    def changes_after(self, change_seq: int) -> int: ...
+
+    def oldest_change_after(self, change_seq: int) -> datetime | None: ...
+
+    def changed_since(self, change_seq: int, limit: int) -> list[Paper]: ...
+
+
+class VectorChangeBatch(Protocol):
+    """Vectors written after some sequence, oldest first; `replaced_ids` now hold another model's."""
+
+    @property
+    def ids(self) -> list[str]: ...
+
+    @property
+    def matrix(self) -> Any: ...
+
+    @property
+    def last_seq(self) -> int: ...
+
+    @property
+    def replaced_ids(self) -> list[str]: ...
+
+
+class VectorChangeFeed(Protocol):
+    """Stored vectors as a vector index follows them, in embedding-sequence order."""
+
+    def count(self, model_id: str) -> int: ...
+
+    def last_seq(self) -> int: ...
+
+    def changes_after(self, embedding_seq: int) -> int: ...
+
+    def pending_count(self, model_id: str) -> int: ...
+
+    def changed_since(self, model_id: str, embedding_seq: int, limit: int = ...) -> VectorChangeBatch: ...

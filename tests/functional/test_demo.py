@@ -30,7 +30,7 @@ def test_demo_loads_the_seed_corpus_and_real_trending_papers(settings_env: dict[
                              database_url=settings_env["PAPERCAST_DATABASE_URL"])
     papercast = build(settings)
     try:
-        with TestClient(create_app(papercast)) as client:
+        with TestClient(create_app(papercast.web_services())) as client:
             answer = client.get("/api/v1/trending?limit=50").json()
             home = client.get("/").text
     finally:

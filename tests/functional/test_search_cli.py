@@ -6,17 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from papercast.cli.main import app
 from papercast.embeddings.minilm import minilm_installed
-
-runner = CliRunner()
-
-
-def papercast(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), env=env, catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
+from support.cli import run_papercast as papercast
 
 
 @pytest.fixture

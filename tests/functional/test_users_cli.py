@@ -54,7 +54,7 @@ def test_a_printed_login_link_signs_in_once(settings_env: dict[str, str]) -> Non
                              database_url=settings_env["PAPERCAST_DATABASE_URL"])
     site = build(settings)
     try:
-        with TestClient(create_app(site), follow_redirects=False) as browser:
+        with TestClient(create_app(site.web_services()), follow_redirects=False) as browser:
             path = url.removeprefix("https://papers.example.org/pc")
             landing = browser.get(path)
             csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', landing.text)

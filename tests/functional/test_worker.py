@@ -14,7 +14,14 @@ from sqlalchemy import Engine, func, select
 from papercast.bootstrap import Papercast, build
 from papercast.clock import SystemClock
 from papercast.domain.errors import PapercastError
-from papercast.domain.jobs import Every, JobCannotSucceed, JobOutcome, JobState, RetryPolicy
+from papercast.domain.jobs import (
+    Every,
+    JobBusy,
+    JobCannotSucceed,
+    JobOutcome,
+    JobState,
+    RetryPolicy,
+)
 from papercast.settings import Settings
 from papercast.sources.minimal_jsonl import MinimalJsonlSource
 from papercast.storage.jobs import SqlJobStore
@@ -280,6 +287,65 @@ def test_embedding_continues_in_slices_that_let_other_jobs_run(database_url: str
         assert papercast.embedding_service().pending_count() == 0
     finally:
         papercast.close()
+
+
+# -- deferral, wake-ups, tasks with their own kind --------------------------------------------
+
+
+def test_a_job_whose_work_another_job_is_doing_waits_without_losing_an_attempt(engine: Engine) -> None:
+    clock = ManualClock()
+    store = SqlJobStore(engine, clock)
+
+    def busy(context: JobContext) -> None:
+        raise JobBusy("job 7 is harvesting oai:cs", timedelta(minutes=1))
+
+    worker = _worker(store, clock, JobKind("test.busy", busy, RetryPolicy(max_attempts=1)))
+    job_id = store.enqueue("test.busy")
+    worker.run_once()
+    job = store.get(job_id)
+    assert (job.state, job.attempts, job.run_at, job.last_error) == (
+        JobState.DUE, 0, clock.now() + timedelta(minutes=1), None)
+    assert worker.report.jobs == {Outcome.DEFERRED: 1}
+    worker.run_once()  # not yet due
+    assert worker.report.jobs == {Outcome.DEFERRED: 1}
+
+
+def test_a_task_may_run_another_kind_with_a_payload_later_in_its_period(engine: Engine) -> None:
+    clock = ManualClock()
+    store = SqlJobStore(engine, clock)
+    runs: list[tuple[str | None, object]] = []
+    kind = JobKind("test.tick", lambda context: runs.append((context.job.unique_key, context.payload)))
+    task = PeriodicTask("test.tick:cs", Every(timedelta(hours=1)), Scope.CLUSTER, kind="test.tick",
+                        payload={"source": "cs"}, delay=timedelta(minutes=30))
+    worker = _worker(store, clock, kind, tasks=(task,))
+    worker.run_once()
+    (job,) = store.list()
+    assert (job.kind, job.unique_key, job.run_at) == ("test.tick", "test.tick:cs@2026-12-03T16:00:00Z",
+                                                      clock.now() + timedelta(minutes=30))
+    assert runs == []
+    clock.advance(30 * 60)
+    worker.run_once()
+    assert runs == [("test.tick:cs@2026-12-03T16:00:00Z", {"source": "cs"})]
+
+
+def test_a_wake_up_asks_a_task_that_wanted_nothing_again_within_its_period(engine: Engine) -> None:
+    store = SqlJobStore(engine, SystemClock())
+    asked, mail_waits, ran, wakeup = (threading.Event() for _ in range(4))
+
+    def wanted() -> bool:
+        asked.set()
+        return mail_waits.is_set()
+
+    task = PeriodicTask("test.mail", Every(timedelta(days=1)), Scope.CLUSTER, wanted=wanted)
+    config = WorkerConfig(interval=0.05, lease=LEASE, grace=5.0)
+    registry = _registry(JobKind("test.mail", lambda _context: ran.set()))
+    worker = Worker(store, registry, (task,), SystemClock(), config, wakeup=wakeup)
+    with background_worker(worker):
+        assert asked.wait(30)  # the day's period began with nothing wanted
+        mail_waits.set()  # then mail was queued in this process ...
+        wakeup.set()  # ... and its commit woke the worker: the day need not end first
+        assert ran.wait(30)
+    assert [job.kind for job in store.list()] == ["test.mail"]
 
 
 def test_a_sign_in_request_wakes_the_worker_which_sends_the_mail(database_url: str, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from papercast.clock import Clock
 from papercast.domain.accounts import Scope, UserState, Via
-from papercast.storage.accounts import AccountRecords, SqlAccountStore
+from papercast.storage.accounts import SqlAccountRecords, SqlAccountStore
 from papercast.storage.engine import write_transaction
 from papercast.storage.instance_keys import load_or_create_key
 from papercast.storage.tables import users
@@ -36,13 +36,13 @@ def units(engine: Engine, clock: ManualClock) -> SqlUnitOfWork:
 
 
 @pytest.fixture
-def records(engine: Engine) -> Iterator[AccountRecords]:
+def records(engine: Engine) -> Iterator[SqlAccountRecords]:
     """Records on one connection that commits after each statement's transaction block."""
     with write_transaction(engine) as connection:
-        yield AccountRecords(connection)
+        yield SqlAccountRecords(connection)
 
 
-def test_an_address_has_one_account(records: AccountRecords, clock: Clock) -> None:
+def test_an_address_has_one_account(records: SqlAccountRecords, clock: Clock) -> None:
     user = records.add_user("ann@example.org", clock.now(), is_admin=True)
     assert user is not None and user.email == "ann@example.org" and user.is_admin
     assert user.state is UserState.ACTIVE and user.created_at == clock.now() and user.last_sign_in_at is None
@@ -51,7 +51,7 @@ def test_an_address_has_one_account(records: AccountRecords, clock: Clock) -> No
     assert records.user_by_email("bob@example.org") is None
 
 
-def test_user_ids_are_integers_that_grow(records: AccountRecords, clock: Clock) -> None:
+def test_user_ids_are_integers_that_grow(records: SqlAccountRecords, clock: Clock) -> None:
     first = records.add_user("a@example.org", clock.now())
     second = records.add_user("b@example.org", clock.now())
     assert first is not None and second is not None
@@ -59,7 +59,7 @@ def test_user_ids_are_integers_that_grow(records: AccountRecords, clock: Clock) 
     assert [user.email for user in records.list_users(10)] == ["a@example.org", "b@example.org"]
 
 
-def test_a_session_reads_back_by_its_hash_until_it_expires(records: AccountRecords, clock: Manual) -> None:
+def test_a_session_reads_back_by_its_hash_until_it_expires(records: SqlAccountRecords, clock: Manual) -> None:
     user = records.add_user("ann@example.org", clock.now())
     assert user is not None
     session_id = records.add_session(user.id, "h" * 64, clock.now(), clock.now() + DAY, "Firefox on Linux")
@@ -75,7 +75,8 @@ def test_a_session_reads_back_by_its_hash_until_it_expires(records: AccountRecor
     assert (info.id, info.user_agent, info.expires_at) == (session_id, "Firefox on Linux", clock.now() + DAY)
 
 
-def test_a_disabled_accounts_sessions_and_tokens_stop_working(records: AccountRecords, clock: Clock) -> None:
+def test_a_disabled_accounts_sessions_and_tokens_stop_working(records: SqlAccountRecords,
+                                                              clock: Clock) -> None:
     user = records.add_user("ann@example.org", clock.now())
     assert user is not None
     records.add_session(user.id, "s" * 64, clock.now(), clock.now() + DAY, "")
@@ -88,7 +89,7 @@ def test_a_disabled_accounts_sessions_and_tokens_stop_working(records: AccountRe
     assert records.token_reader("t" * 64) is not None
 
 
-def test_sessions_are_deleted_one_or_all(records: AccountRecords, clock: Clock) -> None:
+def test_sessions_are_deleted_one_or_all(records: SqlAccountRecords, clock: Clock) -> None:
     ann = records.add_user("ann@example.org", clock.now())
     bob = records.add_user("bob@example.org", clock.now())
     assert ann is not None and bob is not None
@@ -100,7 +101,8 @@ def test_sessions_are_deleted_one_or_all(records: AccountRecords, clock: Clock) 
     assert records.session_reader("b1", clock.now()) is not None
 
 
-def test_api_tokens_carry_their_scope_and_stop_when_revoked(records: AccountRecords, clock: Manual) -> None:
+def test_api_tokens_carry_their_scope_and_stop_when_revoked(records: SqlAccountRecords,
+                                                            clock: Manual) -> None:
     ann = records.add_user("ann@example.org", clock.now())
     bob = records.add_user("bob@example.org", clock.now())
     assert ann is not None and bob is not None
@@ -121,7 +123,7 @@ def test_api_tokens_carry_their_scope_and_stop_when_revoked(records: AccountReco
     assert [token.name for token in records.api_tokens_of(ann.id)] == ["reader"]
 
 
-def test_a_link_is_used_once_and_not_after_it_expires(records: AccountRecords, clock: Manual) -> None:
+def test_a_link_is_used_once_and_not_after_it_expires(records: SqlAccountRecords, clock: Manual) -> None:
     now = clock.now()
     first = records.add_link("sign-in", "ann@example.org", "n" * 64, "ip", now, now + DAY)
     found = records.link(first)
@@ -138,7 +140,7 @@ def test_a_link_is_used_once_and_not_after_it_expires(records: AccountRecords, c
     assert records.link(12345) is None
 
 
-def test_links_are_counted_by_subject_and_requester(records: AccountRecords, clock: Manual) -> None:
+def test_links_are_counted_by_subject_and_requester(records: SqlAccountRecords, clock: Manual) -> None:
     start = clock.now()
     for subject, requester in (("ann@x.org", "ip1"), ("ann@x.org", "ip2"), ("bob@x.org", "ip1")):
         records.add_link("sign-in", subject, "n", requester, clock.now(), clock.now() + DAY)
@@ -150,7 +152,8 @@ def test_links_are_counted_by_subject_and_requester(records: AccountRecords, clo
     assert records.count_links("confirm", start, subject="ann@x.org") == 1
 
 
-def test_forgetting_a_user_keeps_the_row_without_personal_data(records: AccountRecords, clock: Clock) -> None:
+def test_forgetting_a_user_keeps_the_row_without_personal_data(records: SqlAccountRecords,
+                                                               clock: Clock) -> None:
     user = records.add_user("ann@example.org", clock.now(), is_admin=True)
     assert user is not None
     records.record_sign_in(user.id, clock.now())
@@ -169,7 +172,7 @@ def test_forgetting_a_user_keeps_the_row_without_personal_data(records: AccountR
     assert records.list_users(10)[0].email == "ann@example.org" and len(records.list_users(10)) == 1
 
 
-def test_two_deleted_accounts_can_coexist(records: AccountRecords, clock: Clock) -> None:
+def test_two_deleted_accounts_can_coexist(records: SqlAccountRecords, clock: Clock) -> None:
     for address in ("a@example.org", "b@example.org"):
         user = records.add_user(address, clock.now())
         assert user is not None
@@ -177,7 +180,7 @@ def test_two_deleted_accounts_can_coexist(records: AccountRecords, clock: Clock)
     assert records._connection.execute(select(func.count()).select_from(users)).scalar_one() == 2
 
 
-def test_pruning_deletes_only_what_ended_before_the_time(records: AccountRecords, clock: Manual) -> None:
+def test_pruning_deletes_only_what_ended_before_the_time(records: SqlAccountRecords, clock: Manual) -> None:
     user = records.add_user("ann@example.org", clock.now())
     assert user is not None
     half_hour = clock.now() + timedelta(minutes=30)
@@ -208,7 +211,7 @@ def test_the_lock_serialises_two_transactions_on_one_name(engine: Engine, clock:
 
     def request() -> None:
         with write_transaction(engine) as connection:
-            records = AccountRecords(connection)
+            records = SqlAccountRecords(connection)
             inside.wait()
             records.lock("ann@example.org")
             counts.append(records.count_links("sign-in", clock.now() - DAY, subject="ann@example.org"))

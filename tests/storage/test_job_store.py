@@ -257,3 +257,65 @@ def test_concurrent_claimers_never_get_the_same_job(engine: Engine, clock: Manua
         states = dict(connection.execute(
             select(jobs_table.c.state, func.count()).group_by(jobs_table.c.state)).all())
     assert states == {"done": total}
+
+
+def test_statistics_count_by_kind_and_state_and_the_jobs_waiting_now(
+        store: SqlJobStore, clock: ManualClock) -> None:
+    assert store.statistics().due == 0 and store.statistics().oldest_due_at is None
+    oldest = store.enqueue("test.a")
+    clock.advance(10)
+    store.enqueue("test.b")
+    store.enqueue("test.a", run_at=clock.now() + timedelta(hours=1))  # not due yet
+    claimed = store.enqueue("test.b", run_at=clock.now() - timedelta(seconds=1))
+    assert store.claim("w", ["test.b"], LEASE).id == claimed  # type: ignore[union-attr]
+    clock.advance(5)
+    stats = store.statistics()
+    assert stats.by_kind_and_state == {("test.a", "due"): 2, ("test.b", "due"): 1, ("test.b", "running"): 1}
+    assert stats.due == 2 and stats.oldest_due_at == store.get(oldest).run_at  # type: ignore[arg-type]
+
+
+def test_a_lock_is_held_while_its_job_runs_with_a_live_lease(store: SqlJobStore, clock: ManualClock) -> None:
+    first, second = store.enqueue("test.a"), store.enqueue("test.a")
+    assert first is not None and second is not None
+    assert store.claim("w1", KINDS, LEASE).id == first  # type: ignore[union-attr]
+    assert store.take_lock("harvest:oai:cs", first) is None  # taken
+    assert store.take_lock("harvest:oai:cs", first) is None  # its holder may take it again
+    assert store.claim("w2", KINDS, LEASE).id == second  # type: ignore[union-attr]
+    assert store.take_lock("harvest:oai:cs", second) == first  # busy: the holder's id
+    assert store.take_lock("harvest:hf-daily", second) is None  # another lock is free
+    clock.advance(LEASE.total_seconds())  # the first worker died: its lease ran out, its lock with it
+    assert store.extend_lease(second, "w2", LEASE)  # the second worker lives on
+    assert store.take_lock("harvest:oai:cs", second) is None
+    assert store.take_lock("harvest:oai:cs", first) == second
+
+
+def test_a_lock_is_free_once_its_job_is_no_longer_running(store: SqlJobStore) -> None:
+    settles = (lambda job_id: store.complete(job_id, "w"), lambda job_id: store.release(job_id, "w"),
+               lambda job_id: store.fail(job_id, "w", JobEvent.FAIL, "boom", None))
+    for n, settle in enumerate(settles):
+        holder, taker = store.enqueue(f"test.holder{n}"), store.enqueue("test.taker")
+        assert holder is not None and taker is not None
+        assert store.claim("w", [f"test.holder{n}"], LEASE).id == holder  # type: ignore[union-attr]
+        assert store.take_lock("lock", holder) is None and store.take_lock("lock", taker) == holder
+        settle(holder)
+        assert store.take_lock("lock", taker) is None
+
+
+def test_two_jobs_taking_one_lock_at_once_get_it_once(engine: Engine, clock: ManualClock) -> None:
+    store = SqlJobStore(engine, clock)
+    job_ids = [store.enqueue("test.a") for _ in range(8)]
+    for n in range(8):
+        store.claim(f"w{n}", KINDS, LEASE)
+    barrier, results = threading.Barrier(8), []
+
+    def take(job_id: int) -> None:
+        barrier.wait()
+        results.append(store.take_lock("harvest:oai:cs", job_id))
+
+    threads = [threading.Thread(target=take, args=(job_id,)) for job_id in job_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results.count(None) == 1  # one took it; the seven others were told who holds it
+    assert len({holder for holder in results if holder is not None}) == 1

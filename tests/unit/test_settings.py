@@ -203,3 +203,19 @@ def test_the_configuration_doc_shows_what_each_setting_accepts() -> None:
     document = configuration_markdown()
     assert "| `PAPERCAST_INGEST_BATCH_SIZE` | int | `5000` | at least 1 |" in document
     assert "one of `DEBUG`, `INFO`, `WARNING`, `ERROR`" in document
+
+
+def test_followed_sources_and_holidays_are_checked_when_settings_load() -> None:
+    settings = Settings.load(env={"PAPERCAST_HARVEST_FOLLOW": "oai:cs,hf-daily",
+                                  "PAPERCAST_HARVEST_HOLIDAYS": "2026-11-26"})
+    assert (settings.harvest_follow, settings.harvest_holidays) == ("oai:cs,hf-daily", "2026-11-26")
+    for variable, value, message in (
+            ("PAPERCAST_HARVEST_FOLLOW", "oai:cs,arxiv",
+             "PAPERCAST_HARVEST_FOLLOW is refused: 'arxiv' is not a source"),
+            ("PAPERCAST_HARVEST_HOLIDAYS", "26.11.2026",
+             "PAPERCAST_HARVEST_HOLIDAYS is refused: '26.11.2026' is not a date"),
+            ("PAPERCAST_HARVEST_FIRST_DAYS", "-1", "PAPERCAST_HARVEST_FIRST_DAYS must be at least 0, not -1"),
+            ("PAPERCAST_HARVEST_DELAY_MINUTES", "-5", "PAPERCAST_HARVEST_DELAY_MINUTES must be at least 0")):
+        with pytest.raises(InvalidInput) as raised:
+            Settings.load(env={variable: value})
+        assert str(raised.value).startswith(message) and "\n" not in str(raised.value)

@@ -24,7 +24,7 @@ def papercast(database_url: str, tmp_path: Path) -> Iterator[Papercast]:
 
 @pytest.fixture
 def client(papercast: Papercast) -> Iterator[TestClient]:
-    with TestClient(create_app(papercast), follow_redirects=False) as test_client:
+    with TestClient(create_app(papercast.web_services()), follow_redirects=False) as test_client:
         yield test_client
 
 

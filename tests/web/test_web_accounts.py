@@ -33,16 +33,15 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def site(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Papercast]:
-    papercast = make_papercast(database_url, tmp_path, sign_in_per_address_per_hour=3,
+    papercast = make_papercast(database_url, tmp_path, clock, sign_in_per_address_per_hour=3,
                                sign_in_per_ip_per_hour=8)
-    papercast.clock = clock  # before the account service is built: it reads time through this clock
     yield papercast
     papercast.close()
 
 
 @pytest.fixture
 def client(site: Papercast) -> Iterator[TestClient]:
-    with TestClient(create_app(site), follow_redirects=False) as test_client:
+    with TestClient(create_app(site.web_services()), follow_redirects=False) as test_client:
         yield test_client
 
 
@@ -291,7 +290,7 @@ def test_signed_in_cookies_are_secure_behind_https(database_url: str, tmp_path: 
                                                    mailer: MemoryMailer) -> None:
     papercast = make_papercast(database_url, tmp_path, base_url="https://papers.example.org")
     try:
-        with TestClient(create_app(papercast), base_url="https://papers.example.org",
+        with TestClient(create_app(papercast.web_services()), base_url="https://papers.example.org",
                         follow_redirects=False) as secure:
             form = secure.get("/sign-in")
             assert "Secure" in form.headers["set-cookie"]

@@ -108,7 +108,7 @@ def configured(database_url: str, tmp_path: Path) -> Iterator[Papercast]:
 
 
 def test_links_and_ids_come_from_the_base_url_whatever_the_host_header(configured: Papercast) -> None:
-    with TestClient(create_app(configured)) as client:
+    with TestClient(create_app(configured.web_services())) as client:
         for path in FEEDS:
             first = client.get(path, headers={"Host": "papers.example.org"})
             other = client.get(path + "&utm=x" if "?" in path else path + "?utm=x",
@@ -125,7 +125,7 @@ def test_links_and_ids_come_from_the_base_url_whatever_the_host_header(configure
 
 
 def test_entry_and_feed_dates_come_from_stored_data_not_the_build_time(configured: Papercast) -> None:
-    with TestClient(create_app(configured)) as client:
+    with TestClient(create_app(configured.web_services())) as client:
         built = {path: client.get(path).content for path in (*FEEDS, NONSENSE_FEED)}
         configured.clock.sleep(1)  # a year later, nothing stored has changed
         for path, body in built.items():

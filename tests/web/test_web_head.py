@@ -34,7 +34,8 @@ def live_server(request: pytest.FixtureRequest, tmp_path: Path,
     """The app under uvicorn (each of its HTTP implementations) in a thread; yields the port."""
     caplog.set_level(logging.INFO)
     papercast = make_papercast(f"sqlite:///{tmp_path / 'papercast.db'}", tmp_path)
-    config = uvicorn.Config(create_app(papercast), http=request.param, log_config=None, lifespan="on")
+    config = uvicorn.Config(create_app(papercast.web_services()), http=request.param, log_config=None,
+                            lifespan="on")
     server = uvicorn.Server(config)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

@@ -71,7 +71,7 @@ def cached_papercast(database_url: str, tmp_path: Path, clock: SteppedClock) -> 
 def test_repeated_reads_are_served_from_the_cache_until_the_catalog_changes(
         cached_papercast: Papercast, clock: SteppedClock) -> None:
     search = CountingSearch()
-    with TestClient(create_app(cached_papercast, search_backend=search)) as client:
+    with TestClient(create_app(cached_papercast.web_services(search_backend=search))) as client:
         first = client.get("/search?q=sparse")
         second = client.get("/search?q=sparse")
         assert search.calls == 1 and first.text == second.text and second.headers["etag"]
@@ -93,7 +93,7 @@ def test_repeated_reads_are_served_from_the_cache_until_the_catalog_changes(
 
 def test_errors_and_uncacheable_answers_are_not_kept(cached_papercast: Papercast) -> None:
     search = CountingSearch()
-    with TestClient(create_app(cached_papercast, search_backend=search)) as client:
+    with TestClient(create_app(cached_papercast.web_services(search_backend=search))) as client:
         assert client.get("/api/v1/papers/2301.99999").status_code == 404
         assert client.get("/healthz").status_code == 200
         metrics = client.get("/metrics").text
@@ -104,7 +104,7 @@ def test_cache_can_be_switched_off(database_url: str, tmp_path: Path) -> None:
     app = make_papercast(database_url, tmp_path, web_response_cache_entries=0)
     search = CountingSearch()
     try:
-        with TestClient(create_app(app, search_backend=search)) as client:
+        with TestClient(create_app(app.web_services(search_backend=search))) as client:
             client.get("/search?q=sparse")
             client.get("/search?q=sparse")
         assert search.calls == 2
@@ -129,7 +129,7 @@ def test_least_recently_used_entries_go_first() -> None:
 def test_an_answer_is_not_served_once_the_search_index_moved_on(cached_papercast: Papercast,
                                                                clock: SteppedClock) -> None:
     search = CountingSearch()
-    with TestClient(create_app(cached_papercast, search_backend=search)) as client:
+    with TestClient(create_app(cached_papercast.web_services(search_backend=search))) as client:
         for path in ("/search?q=sparse", "/api/v1/search?q=sparse", "/feeds/search.atom?q=sparse"):
             client.get(path)
             client.get(path)
@@ -143,7 +143,7 @@ def test_an_answer_is_not_served_once_the_search_index_moved_on(cached_papercast
 
 def test_a_degraded_answer_is_never_kept(cached_papercast: Papercast) -> None:
     search = CountingSearch(degraded=True)
-    with TestClient(create_app(cached_papercast, search_backend=search)) as client:
+    with TestClient(create_app(cached_papercast.web_services(search_backend=search))) as client:
         for path in ("/search?q=sparse", "/api/v1/search?q=sparse", "/feeds/search.atom?q=sparse"):
             first, second = client.get(path), client.get(path)
             assert first.status_code == second.status_code == 200, path
@@ -157,7 +157,7 @@ def test_a_search_answered_before_the_index_caught_up_is_not_kept_after(cached_p
     follower = cached_papercast.index_follower()
     follower.catch_up()
     service = cached_papercast.search_service(semantic=False)
-    with TestClient(create_app(cached_papercast, search_backend=service)) as client:
+    with TestClient(create_app(cached_papercast.web_services(search_backend=service))) as client:
         cached_papercast.ingest.ingest([PaperRecord(paper_id="2104.00001", title="Zebrafish telemetry",
                                                     source="test")])
         clock.seconds += VERSION_TTL + 1

@@ -116,7 +116,7 @@ class FakeSearch:
 
 
 def test_search_backend_drives_similar_papers_and_results(papercast: Papercast) -> None:
-    with TestClient(create_app(papercast, search_backend=FakeSearch())) as client:
+    with TestClient(create_app(papercast.web_services(search_backend=FakeSearch()))) as client:
         html = client.get(f"/papers/{MATH_ID}").text
         assert "Similar papers" in html
         assert f'href="/papers/{OLD_STYLE_ID}"' in html

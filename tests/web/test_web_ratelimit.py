@@ -51,7 +51,7 @@ def limited(database_url: str, tmp_path: Path) -> Iterator[Papercast]:
 
 
 def test_app_answers_429_with_retry_after(limited: Papercast) -> None:
-    with TestClient(create_app(limited)) as client:
+    with TestClient(create_app(limited.web_services())) as client:
         assert [client.get("/api/v1/papers").status_code for _ in range(3)] == [200, 200, 200]
         api = client.get("/api/v1/papers")
         assert api.status_code == 429

@@ -24,7 +24,7 @@ from papercast.web.app import create_app
 def indexed_client(papercast: Papercast) -> Iterator[TestClient]:
     papercast.index_follower().catch_up()
     service = papercast.search_service(semantic=False)
-    with TestClient(create_app(papercast, search_backend=service)) as client:
+    with TestClient(create_app(papercast.web_services(search_backend=service))) as client:
         yield client
 
 
@@ -62,10 +62,10 @@ def test_the_served_app_runs_a_worker_that_keeps_the_index_following(hashing_pap
     follower = papercast.index_follower()
     with TestClient(web_app(papercast, follow=True)):  # the app's lifespan starts and stops the worker
         for _ in range(600):  # up to 30 s on a busy machine; it usually takes well under one
-            if follower.keyword.last_change_seq >= papercast.papers.max_change_seq():
+            if follower.status().keyword_seq >= papercast.papers.max_change_seq():
                 break
             time.sleep(0.05)
-    assert follower.keyword.last_change_seq == papercast.papers.max_change_seq()
+    assert follower.status().keyword_seq == papercast.papers.max_change_seq()
     assert {job.kind for job in papercast.jobs.list()} >= {"embed-backlog"}  # the backlog, as a job
 
 
@@ -75,7 +75,7 @@ def test_serve_without_a_worker_leaves_the_index_alone(hashing_papercast: Paperc
     follower = papercast.index_follower()
     with TestClient(web_app(papercast, follow=False)) as client:
         assert client.get("/healthz").status_code == 200
-    assert follower.keyword.last_change_seq == 0 and papercast.jobs.list() == []
+    assert follower.status().keyword_seq == 0 and papercast.jobs.list() == []
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def semantic_client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     tuning = SearchTuning(fusion=replace(LEXICAL_ENCODER_WEIGHTS, similarity_floor=0.5))
     service = papercast.search_service(tuning=tuning)
     try:
-        with TestClient(create_app(papercast, search_backend=service)) as client:
+        with TestClient(create_app(papercast.web_services(search_backend=service))) as client:
             yield client
     finally:
         service.close()

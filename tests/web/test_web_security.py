@@ -153,7 +153,7 @@ class ExplodingSearch:
 
 def test_unexpected_errors_are_friendly_logged_and_never_a_trace(
         papercast: Papercast, caplog: pytest.LogCaptureFixture) -> None:
-    with TestClient(create_app(papercast, search_backend=ExplodingSearch())) as client:
+    with TestClient(create_app(papercast.web_services(search_backend=ExplodingSearch()))) as client:
         page = client.get("/search?q=boom")
         api = client.get("/api/v1/search?q=boom")
     assert page.status_code == 500 and "text/html" in page.headers["content-type"]

@@ -54,7 +54,7 @@ def hf_paper(paper_id: str, announced: date, upvotes: int) -> PaperRecord:
 
 @pytest.fixture
 def client(site: Papercast) -> Iterator[TestClient]:
-    with TestClient(create_app(site), follow_redirects=False) as test_client:
+    with TestClient(create_app(site.web_services()), follow_redirects=False) as test_client:
         yield test_client
 
 
@@ -249,7 +249,7 @@ def test_trending_feed_and_about_page_show_what_is_in_force(database_url: str, t
                                trending_tau_hours=24)
     papercast.ingest.ingest([hf_paper(LIFTED, date(2026, 12, 2), 2)])
     try:
-        with TestClient(create_app(papercast)) as client:
+        with TestClient(create_app(papercast.web_services())) as client:
             about = client.get("/about").text
             for shown in ("2.5 × saves", "/ 24 hours", "0.5 × upvotes on Hugging Face", "1 × upvotes"):
                 assert shown in about, shown

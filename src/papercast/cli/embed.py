@@ -25,6 +25,9 @@ def register(root: typer.Typer) -> None:
             None, "--model",
             help=f"Encoder: {', '.join(EMBEDDING_MODELS)}; default: PAPERCAST_EMBEDDING_MODEL."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout."),
+        prepare: bool = typer.Option(
+            False, "--prepare",
+            help="Only load the encoder, building what it builds once (MiniLM's ONNX graph), and exit."),
     ) -> None:
         """Embed papers whose vector is missing or stale (new, changed, or made by another encoder).
 
@@ -33,6 +36,9 @@ def register(root: typer.Typer) -> None:
         if model is not None and model not in EMBEDDING_MODELS:
             raise typer.BadParameter(f"unknown encoder {model!r}; use one of {', '.join(EMBEDDING_MODELS)}",
                                      param_hint="--model")
+        if prepare:
+            prepare_encoder(model)
+            return
         with papercast_app() as papercast:
             service = papercast.embedding_service(model)
             pending = service.pending_count()
@@ -41,6 +47,15 @@ def register(root: typer.Typer) -> None:
                 report = service.catch_up(batch_size=batch_size or service.preferred_batch_size,
                                           on_progress=progress.update, limit=limit)
         print_report(report, as_json)
+
+
+def prepare_encoder(model: str | None) -> None:
+    """Load the encoder and wait for what it builds at first use, so a server starts with it ready."""
+    with papercast_app() as papercast:
+        embedder = papercast.load_embedder(model) if model else papercast.embedder()
+        wait = getattr(embedder, "wait_for_runtime", None)  # MiniLM: its graph may be building
+        runtime = f" (runtime: {wait()})" if wait is not None else ""
+    typer.echo(f"encoder {embedder.model_id} ready{runtime}")
 
 
 class EmbedProgress(TerminalProgress):

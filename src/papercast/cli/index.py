@@ -13,10 +13,14 @@ app = typer.Typer(help="Search indexes: status and rebuild.", no_args_is_help=Tr
 
 
 @app.command("status")
-def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """How far the local search indexes trail the database (in changes and seconds)."""
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    verify: bool = typer.Option(False, "--verify", help="Also read every index file and check its checksum."),
+) -> None:
+    """How far the local search indexes trail the database (in changes and seconds), and any
+    damage found in them, with what to do."""
     with papercast_app() as papercast:
-        report = papercast.index_follower().status()
+        report = papercast.index_follower().status(verify=verify)
     if as_json:
         typer.echo(json.dumps(report.as_dict()))
         return
@@ -28,6 +32,19 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                f"{report.embeddings_pending:,} papers wait for `papercast embed`")
     typer.echo(f"similar:  {report.neighbours_pending:,} papers wait for their similar papers "
                "(the worker computes them)")
+    for name, problem in (("keyword", report.keyword_problem), ("vectors", report.vector_problem)):
+        if problem:
+            typer.echo(f"problem:  the {name} index cannot be trusted: {problem}")
+    if report.keyword_problem or report.vector_problem:
+        typer.echo(f"todo:     {_repair_advice(report.writer_pid)}")
+
+
+def _repair_advice(writer_pid: int | None) -> str:
+    if writer_pid is None:
+        return ("run `papercast index rebuild` (or start `papercast serve` or `papercast worker`: "
+                "they rebuild it)")
+    return (f"the process that writes the index (pid {writer_pid}) rebuilds it from the database on its "
+            "own; searches meanwhile answer from what still works")
 
 
 @app.command("rebuild")
@@ -36,7 +53,8 @@ def rebuild(
                                     help="Also precompute every paper's similar papers now "
                                          "(else the worker does it in the background)."),
 ) -> None:
-    """Throw the local indexes away and index every paper and stored vector again."""
+    """Index every paper and stored vector again from the database, whatever is on disk; the new
+    indexes replace the old ones once complete."""
     with papercast_app() as papercast:
         started = time.perf_counter()
         follower = papercast.index_follower()

@@ -49,9 +49,11 @@ def ensure_indexes(papercast: Papercast, embed_max: int = EMBED_ON_DEMAND_MAX,
     """
     notes: list[str] = []
     semantic = _embed_small_backlog(papercast, embed_max, notes)
-    follower = papercast.index_follower()
-    if not follower.catch_up().wrote:
+    report = papercast.index_follower().catch_up()
+    if not report.wrote:
         notes.append("another process writes the search index; searching what it has published")
+    notes.extend(f"the {name} index was damaged or stale; it has been rebuilt from the database"
+                 for name in report.repaired)
     service = papercast.search_service(semantic=semantic, tuning=tuning)
     if semantic and not service.semantic_available:
         notes.append("no paper vectors yet; showing keyword matches")

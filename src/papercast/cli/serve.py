@@ -11,40 +11,18 @@ runs its own worker.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from papercast.bootstrap import Papercast, build
 from papercast.cli.context import fail, load_settings
-from papercast.domain.errors import PapercastError
 from papercast.settings import Settings
-from papercast.worker.background import background_worker
-from papercast.worker.tasks import build_worker
 
-if TYPE_CHECKING:
-    from papercast.web.search import SearchBackend
-
-log = logging.getLogger("papercast.serve")
 # Tells the processes of `--workers N` (they build their own app) whether to follow the index.
 NO_WORKER_VARIABLE = "PAPERCAST_SERVE_NO_WORKER"
-
-
-def search_backend(papercast: Papercast) -> SearchBackend | None:
-    """The search service for the web app, or None (the app then matches the catalog plainly)
-    when it cannot be built here; semantic search joins in where an encoder loads."""
-    try:
-        return papercast.search_service(semantic=True)
-    except (PapercastError, ImportError, OSError) as error:
-        log.warning("serve.search_semantic_unavailable error=%s", error)
-    try:
-        return papercast.search_service(semantic=False)
-    except (PapercastError, ImportError, OSError) as error:
-        log.error("serve.search_unavailable error=%s; serving a plain catalog match", error)
-        return None
 
 
 def register(root: typer.Typer) -> None:
@@ -119,11 +97,11 @@ def _say_serving(sockets: list[socket.socket], detail: str = "") -> None:
 
 
 def web_app(papercast: Papercast, *, follow: bool) -> Any:
+    """The app `serve` runs: what `papercast` wires for serving (`served_web`), and with `follow`
+    a worker beside it."""
     from papercast.web.app import create_app
 
-    worker = build_worker(papercast) if follow else None
-    in_background = (lambda: background_worker(worker)) if worker is not None else None
-    return create_app(papercast, search_backend=search_backend(papercast), worker=in_background)
+    return create_app(papercast.served_web(with_worker=follow))
 
 
 def app_from_environment() -> Any:

@@ -26,7 +26,8 @@ def register(root: typer.Typer) -> None:
             help="Papers one embedding job embeds before letting other jobs run (it continues after); "
                  "default: PAPERCAST_WORKER_EMBED_BATCH (256)."),
     ) -> None:
-        """Run background jobs (embedding, pruning, task modules' kinds) and follow the search indexes.
+        """Run background jobs (embedding, scheduled harvests, sending mail, pruning, task modules'
+        kinds) and follow the search indexes.
 
         Start as many as you like on PostgreSQL: jobs are claimed with a lease, each by one worker.
         SIGTERM stops claiming and gives the running job PAPERCAST_WORKER_GRACE_SECONDS to end.

@@ -58,6 +58,10 @@ class SourceError(PapercastError):
         return partial(type(self), code=self.code, body=self.body), self.args
 
 
+class IndexUnavailable(PapercastError):
+    """A search index cannot answer now (damaged, being rebuilt); the message says why."""
+
+
 class SchemaOutOfDate(PapercastError):
     """The database schema is older than this code; the message says what to run."""
 

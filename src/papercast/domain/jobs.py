@@ -218,3 +218,12 @@ class JobOutcome(StrEnum):
 class JobCannotSucceed(PapercastError):
     """Raised by a handler for a job no retry can help (a payload naming nothing that exists):
     the job is kept as dead at once, with this message."""
+
+
+class JobBusy(PapercastError):
+    """Raised by a handler whose work another running job is doing now (it holds the lock): the
+    job is due again after `retry_after`, the attempt not counted."""
+
+    def __init__(self, message: str, retry_after: timedelta) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

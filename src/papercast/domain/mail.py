@@ -13,6 +13,7 @@ from email.headerregistry import AddressHeader
 from enum import Enum, StrEnum
 from typing import Any
 
+from papercast.domain.backoff import backoff_seconds
 from papercast.domain.errors import InvalidInput, PapercastError
 
 # CR and LF end a header line: a value holding one could add headers or a body (header
@@ -232,8 +233,9 @@ def classify_reply(code: int) -> FailureKind | None:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Attempts per message and the exponential backoff between them (times `factor`, capped)."""
+class MailRetryPolicy:
+    """Attempts per message and the exponential backoff between them (`domain.backoff`, times
+    `factor` per attempt: 1, 3, 9 minutes, ..., as reliability.md E7 suggests for SMTP)."""
 
     max_attempts: int = 8
     initial_delay: float = 60.0
@@ -242,8 +244,8 @@ class RetryPolicy:
 
     def delay(self, attempts: int, jitter: float) -> timedelta:
         """The wait after the `attempts`-th failed attempt; `jitter` in [0, 1) spreads the upper half."""
-        ceiling = min(self.max_delay, self.initial_delay * self.factor ** max(0, attempts - 1))
-        return timedelta(seconds=ceiling / 2 + ceiling / 2 * jitter)
+        return timedelta(seconds=backoff_seconds(max(attempts, 1), self.initial_delay, self.max_delay,
+                                                 jitter, self.factor))
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,7 @@ def settle_delivered(receipt: Receipt) -> Settlement:
     return Settlement(OutboxState.SENT, receipt.reply or "accepted", receipt.smtp_code)
 
 
-def settle_failure(entry: OutboxEntry, failure: DeliveryFailed, now: datetime, policy: RetryPolicy,
+def settle_failure(entry: OutboxEntry, failure: DeliveryFailed, now: datetime, policy: MailRetryPolicy,
                    jitter: float) -> Settlement:
     """Where a failed attempt leaves the message (reliability.md E7)."""
     code = failure.smtp_code

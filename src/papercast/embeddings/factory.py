@@ -50,7 +50,8 @@ def load_embedder(settings: Settings, corpus_texts: Callable[[], Iterable[str]])
         from papercast.embeddings.minilm import MiniLmEmbedder
 
         return MiniLmEmbedder(device=settings.embedding_device, runtime=settings.embedding_runtime,
-                              batch_size=settings.embedding_batch_size or None)
+                              batch_size=settings.embedding_batch_size or None,
+                              cache_dir=onnx_graph_dir(settings))
     if name == "tfidf":
         return load_or_fit_tfidf(tfidf_state_dir(settings), corpus_texts)
     from papercast.embeddings.hashing import HashingEmbedder
@@ -82,6 +83,11 @@ def configured_model_id(settings: Settings) -> str | None:
 
 def tfidf_state_dir(settings: Settings) -> Path:
     return settings.data_dir / "embeddings" / "tfidf"
+
+
+def onnx_graph_dir(settings: Settings) -> Path:
+    """Where MiniLM's ONNX graphs are built once and kept (derived: safe to delete)."""
+    return settings.data_dir / "embeddings" / "onnx"
 
 
 def load_or_fit_tfidf(directory: Path, corpus_texts: Callable[[], Iterable[str]]) -> Embedder:

@@ -4,7 +4,9 @@ Queries are built programmatically from a `ParsedQuery` (user text never reaches
 query parser). Words are scored in `text` (title and abstract together) plus a bonus for a
 match in the title, so title words weigh more; categories, years, authors and ids filter.
 `index-state.json` beside the index records the last database change sequence it holds, so
-a follower can continue from there.
+a follower can continue from there. Files that tantivy cannot read (a deleted, truncated or
+zeroed segment, a corrupted `meta.json`) raise `DamagedFiles` naming the directory, at opening
+or at the search that meets them.
 """
 
 from __future__ import annotations
@@ -12,16 +14,21 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-from collections.abc import Iterable, Sequence
+import re
+import struct
+import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import tantivy
 
 from papercast.domain.papers import Paper
 from papercast.domain.query import ParsedQuery, TextSegment, highlight, title_key
+from papercast.index import durable
+from papercast.index.durable import DamagedFiles
 
 log = logging.getLogger("papercast.index.keyword")
 
@@ -44,6 +51,9 @@ i me my any all also about over under between through via using use used some ot
 QUERY_STOPWORDS = tuple(_STOPWORD_TEXT.split())
 _WRITER_HEAP = 64_000_000
 _SORTS = ("relevance", "date")
+_T = TypeVar("_T")
+_FOOTED_FILE = re.compile(r"^[0-9a-f]{32}\.(?:\d+\.)?(idx|term|pos|store|fast|fieldnorm|del)$")
+_FOOTER_MAGIC = 1337
 
 
 @dataclass(frozen=True)
@@ -108,9 +118,15 @@ def _schema() -> tantivy.Schema:
 
 
 class TantivyKeywordIndex:
-    """A tantivy index of papers; `directory=None` keeps it in memory (tests, benchmarks)."""
+    """A tantivy index of papers; `directory=None` keeps it in memory (tests, benchmarks).
 
-    def __init__(self, directory: Path | None = None, weights: KeywordWeights | None = None) -> None:
+    An empty (or new) directory gets a new index; one that holds files must hold a readable
+    index, else `DamagedFiles`. `problem` says why a readable index cannot be trusted to match
+    its database (its state file is missing or of another schema), None when nothing is known
+    against it."""
+
+    def __init__(self, directory: Path | None = None, weights: KeywordWeights | None = None, *,
+                 create: bool = True) -> None:
         self.directory = Path(directory) if directory is not None else None
         self.weights = weights or KeywordWeights()
         self._schema = _schema()
@@ -118,36 +134,74 @@ class TantivyKeywordIndex:
         self._query_analyzer = _query_analyzer()
         self._names = _name_analyzer()
         self._state = {"schema_version": SCHEMA_VERSION, "last_change_seq": 0}
-        self._index = self._open()
+        self.problem: str | None = None
+        self._index = self._open(create)
         self._writer: tantivy.IndexWriter | None = None
 
-    def _open(self) -> tantivy.Index:
+    def _open(self, create: bool) -> tantivy.Index:
         if self.directory is None:
             index = tantivy.Index(self._schema)
         else:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            state = self._read_state()
-            if state.get("schema_version") != SCHEMA_VERSION and any(self.directory.iterdir()):
-                # A derived cache: an index of another layout is thrown away and rebuilt.
-                log.warning("index.keyword.reset directory=%s reason=schema", self.directory)
-                shutil.rmtree(self.directory)
-                self.directory.mkdir(parents=True)
-                state = {}
-            self._state.update(state)
-            self._state["schema_version"] = SCHEMA_VERSION
-            index = tantivy.Index(self._schema, path=str(self.directory), reuse=True)
+            if create:
+                self.directory.mkdir(parents=True, exist_ok=True)
+            existing = self.directory.is_dir() and any(self.directory.iterdir())
+            if not existing and not create:
+                raise DamagedFiles(f"{self.directory}: holds no index")
+            if existing and not (self.directory / "meta.json").exists():
+                raise DamagedFiles(f"{self.directory}: tantivy's meta.json is missing")
+            if existing:
+                self._adopt_state()
+            index = _tantivy_reads(self.directory, lambda: tantivy.Index(
+                self._schema, path=str(self.directory), reuse=True))
+            if not existing:
+                self._write_state()  # a new index says at once which sequence it holds (none)
         index.register_tokenizer(TEXT_ANALYZER, _text_analyzer())
         index.register_tokenizer(NAME_ANALYZER, _name_analyzer())
         index.register_tokenizer(KEYWORD_ANALYZER, _keyword_analyzer())
         return index
 
-    def _read_state(self) -> dict[str, int]:
+    def _adopt_state(self) -> None:
+        """Take the sequence from the state file; without a readable one the index is untrusted."""
         assert self.directory is not None
         try:
-            state = json.loads((self.directory / STATE_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return state if isinstance(state, dict) else {}
+            state = self._read_state()
+        except FileNotFoundError:
+            self.problem = f"its state file {STATE_FILE} is missing"
+            return
+        except (OSError, ValueError) as error:
+            self.problem = f"its state file {STATE_FILE} cannot be read ({error})"
+            return
+        self._state.update(state)
+        if state.get("schema_version") != SCHEMA_VERSION:
+            built = state.get("schema_version")
+            self.problem = f"it was built for schema version {built}, not {SCHEMA_VERSION}"
+
+    def _read_state(self) -> dict[str, int]:
+        assert self.directory is not None
+        state = json.loads((self.directory / STATE_FILE).read_text(encoding="utf-8"))
+        if not isinstance(state, dict) or not isinstance(state.get("last_change_seq", 0), int):
+            raise ValueError("not an object with an integer last_change_seq")
+        return state
+
+    def check_files(self) -> int:
+        """Open the directory afresh, as another process would, and count its documents: raises
+        `DamagedFiles` when what is on disk (not what this process has mapped) cannot be read."""
+        if self.directory is None:
+            return self.doc_count
+        if not (self.directory / "meta.json").exists():
+            raise DamagedFiles(f"{self.directory}: tantivy's meta.json is missing")
+        fresh = _tantivy_reads(self.directory, lambda: tantivy.Index(self._schema, path=str(self.directory),
+                                                                     reuse=True))
+        return _tantivy_reads(self.directory, lambda: int(fresh.searcher().num_docs))
+
+    def verify_checksums(self) -> None:
+        """Read every file of the index and compare it with the CRC-32 in its tantivy footer (what
+        tantivy itself checks only when asked): `DamagedFiles` names the first that differs."""
+        if self.directory is None:
+            return
+        for path in sorted(self.directory.iterdir()):
+            if _FOOTED_FILE.match(path.name):
+                _check_footer_checksum(path)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -183,11 +237,8 @@ class TantivyKeywordIndex:
         self._write_state()
 
     def _write_state(self) -> None:
-        if self.directory is None:
-            return
-        temporary = self.directory / f".{STATE_FILE}.tmp"
-        temporary.write_text(json.dumps(self._state), encoding="utf-8")
-        os.replace(temporary, self.directory / STATE_FILE)
+        if self.directory is not None:
+            durable.write_json(self.directory / STATE_FILE, self._state)
 
     def _writer_open(self) -> tantivy.IndexWriter:
         if self._writer is None:
@@ -215,11 +266,19 @@ class TantivyKeywordIndex:
 
     @property
     def doc_count(self) -> int:
-        return int(self._index.searcher().num_docs)
+        return self._reads(lambda: int(self._index.searcher().num_docs))
 
     def refresh(self) -> None:
         """See what another process committed since this one opened the index."""
-        self._index.reload()
+        self._reads(self._index.reload)
+        if self.directory is not None:
+            try:
+                self._state.update(self._read_state())
+            except (OSError, ValueError):  # mid-replace or gone: the sequence read before stands
+                log.debug("index.keyword.state_unreadable directory=%s", self.directory)
+
+    def _reads(self, read: Callable[[], _T]) -> _T:
+        return _tantivy_reads(self.directory, read)
 
     def search(self, parsed: ParsedQuery, limit: int = 10, offset: int = 0,
                sort: str = "relevance") -> KeywordResults:
@@ -233,15 +292,18 @@ class TantivyKeywordIndex:
         query = self.build_query(parsed)
         if query is None or limit <= 0:
             return KeywordResults([], 0)
-        searcher = self._index.searcher()
         by_date = sort == "date" or not parsed.has_text
-        result = searcher.search(query, limit=limit, offset=max(0, offset), count=True,
-                                 order_by_field="announced" if by_date else None)
-        hits = []
-        for key, address in result.hits:
-            hits.append((_paper_id(searcher, address), 0.0 if by_date else float(key)))
-        # tantivy's stub lacks `count`, which `search(count=True)` fills in
-        return KeywordResults(hits, int(result.count or 0))  # type: ignore[attr-defined]
+
+        def run() -> KeywordResults:
+            searcher = self._index.searcher()
+            result = searcher.search(query, limit=limit, offset=max(0, offset), count=True,
+                                     order_by_field="announced" if by_date else None)
+            hits = [(_paper_id(searcher, address), 0.0 if by_date else float(key))
+                    for key, address in result.hits]
+            # tantivy's stub lacks `count`, which `search(count=True)` fills in
+            return KeywordResults(hits, int(result.count or 0))  # type: ignore[attr-defined]
+
+        return self._reads(run)
 
     def filter_ids(self, parsed: ParsedQuery, paper_ids: Sequence[str]) -> set[str]:
         """Those of `paper_ids` that the query's phrases, filters and exclusions allow.
@@ -275,9 +337,12 @@ class TantivyKeywordIndex:
         return list(dict.fromkeys(pinned))
 
     def _ids_of(self, query: tantivy.Query, limit: int) -> list[str]:
-        searcher = self._index.searcher()
-        result = searcher.search(query, limit=max(1, limit), count=False)
-        return [_paper_id(searcher, address) for _, address in result.hits]
+        def run() -> list[str]:
+            searcher = self._index.searcher()
+            result = searcher.search(query, limit=max(1, limit), count=False)
+            return [_paper_id(searcher, address) for _, address in result.hits]
+
+        return self._reads(run)
 
     def build_query(self, parsed: ParsedQuery, with_terms: bool = True) -> tantivy.Query | None:
         """The tantivy query for `parsed`; `None` when it asks for nothing at all.
@@ -391,6 +456,55 @@ class TantivyKeywordIndex:
         spans = [(token.char_offset_from, token.char_offset_to)
                  for token in self._analyzer.pre_tokenize(text).tokens if token.text in wanted]
         return highlight(text, spans, max_chars)
+
+
+def _tantivy_reads(directory: Path | None, read: Callable[[], _T]) -> _T:
+    """Run a tantivy read; what tantivy reports about unreadable files becomes `DamagedFiles`.
+
+    tantivy raises ValueError for files it cannot read and, for some damaged ones, a Rust panic,
+    which pyo3 raises as `PanicException`, a BaseException: caught by name, the rest passes."""
+    where = directory if directory is not None else "the in-memory keyword index"
+    try:
+        return read()
+    except ValueError as error:
+        raise DamagedFiles(f"{where}: {_first_line(error)}") from error
+    except BaseException as error:
+        if type(error).__name__ != "PanicException":
+            raise
+        raise DamagedFiles(f"{where}: tantivy failed reading it ({_first_line(error)})") from error
+
+
+def _check_footer_checksum(path: Path) -> None:
+    """tantivy ends each segment file with a JSON footer holding the CRC-32 of the bytes before
+    it, then the footer's length and the magic number 1337 (both u32, little-endian)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            if size < 8:
+                raise DamagedFiles(f"{path}: too short to be a tantivy file")
+            handle.seek(size - 8)
+            footer_length, magic = struct.unpack("<II", handle.read(8))
+            if magic != _FOOTER_MAGIC or footer_length > size - 8:
+                raise DamagedFiles(f"{path}: no tantivy footer (truncated or overwritten)")
+            body = size - 8 - footer_length
+            handle.seek(body)
+            expected = json.loads(handle.read(footer_length))["crc"]
+            handle.seek(0)
+            crc, left = 0, body
+            while left:
+                chunk = handle.read(min(left, 1 << 24))
+                crc, left = zlib.crc32(chunk, crc), left - len(chunk)
+    except DamagedFiles:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DamagedFiles(f"{path}: cannot be checked ({error})") from error
+    if crc != expected:
+        raise DamagedFiles(f"{path}: its checksum does not match (the file was damaged)")
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
 
 
 def _paper_id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:

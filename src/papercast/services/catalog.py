@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from papercast.domain.errors import NotFound
 from papercast.domain.papers import Paper, parse_paper_id
-
-
-class PaperReader(Protocol):
-    def get(self, paper_id: str) -> Paper | None: ...
-
-    def count(self) -> int: ...
+from papercast.ports import PaperLookup
 
 
 @dataclass(frozen=True)
@@ -21,7 +15,7 @@ class CatalogStats:
 
 
 class CatalogService:
-    def __init__(self, papers: PaperReader) -> None:
+    def __init__(self, papers: PaperLookup) -> None:
         self._papers = papers
 
     def paper(self, raw_id: str) -> Paper:

@@ -11,47 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from papercast.clock import Clock, SystemClock
 from papercast.embeddings.text import paper_text, text_hash
-from papercast.ports import Embedder
+from papercast.ports import Embedder, EmbeddingCandidate, EmbeddingStore
 
 DEFAULT_BATCH_SIZE = 64
-
-
-class PendingPaper(Protocol):
-    @property
-    def paper_id(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def abstract(self) -> str: ...
-    @property
-    def content_hash(self) -> str: ...
-    @property
-    def change_seq(self) -> int: ...
-    @property
-    def stored_text_hash(self) -> str | None: ...
-
-
-class EmbeddingStore(Protocol):
-    """What the service needs of stored vectors (`storage.embeddings.SqlEmbeddingStore`)."""
-
-    def pending_count(self, model_id: str) -> int: ...
-
-    def pending(self, model_id: str, limit: int,
-                after_change_seq: int | None = None) -> Sequence[PendingPaper]: ...
-
-    def watermark(self, model_id: str) -> int: ...
-
-    def newest_change_seq(self) -> int: ...
-
-    def advance_watermark(self, model_id: str, through_change_seq: int) -> None: ...
-
-    def save(self, model_id: str, rows: Sequence[tuple[str, Any, str, str]]) -> int: ...
-
-    def refresh(self, model_id: str, current: Sequence[tuple[str, str, str]]) -> int: ...
 
 
 @dataclass
@@ -130,7 +96,7 @@ class EmbeddingService:
         report.seconds = self._clock.monotonic() - started
         return report
 
-    def _embed_batch(self, batch: Sequence[PendingPaper], report: EmbedReport) -> bool:
+    def _embed_batch(self, batch: Sequence[EmbeddingCandidate], report: EmbedReport) -> bool:
         """Embed or refresh one batch; False when a vector to refresh was not there as read.
 
         That happens when a paper changed meanwhile (it is reached again at its new change_seq) or
@@ -148,7 +114,8 @@ class EmbeddingService:
             self._embed_and_save(to_embed, report)
         return refreshed == len(unchanged)
 
-    def _embed_and_save(self, to_embed: list[tuple[PendingPaper, str, str]], report: EmbedReport) -> None:
+    def _embed_and_save(self, to_embed: list[tuple[EmbeddingCandidate, str, str]],
+                        report: EmbedReport) -> None:
         vectors = self._embedder.embed_documents([text for _, text, _ in to_embed])
         if len(vectors) != len(to_embed) or vectors.shape[1] != self._embedder.dimension:
             raise ValueError(f"encoder {report.model_id} returned vectors of shape {vectors.shape} "

@@ -40,8 +40,10 @@ class HarvestService:
         self._cursors = cursors
 
     def harvest(self, source: PagedSource, *, max_pages: int | None = None, restart: bool = False,
-                on_page: PageHook | None = None) -> HarvestReport:
-        """Fetch pages until the source is done (or `max_pages`), each page committed with its cursor."""
+                on_page: PageHook | None = None,
+                should_stop: Callable[[], bool] | None = None) -> HarvestReport:
+        """Fetch pages until the source is done (or `max_pages`, or `should_stop` says so between
+        pages), each page committed with its cursor."""
         report = HarvestReport()
         name = source.cursor_name()
         stored = None if restart else self._cursors.get_cursor(name)
@@ -62,6 +64,10 @@ class HarvestService:
                 on_page(page, report.ingest)
             if page.done:
                 report.complete = True
+                break
+            if should_stop is not None and should_stop():
+                log.info("harvest.stopped source=%s pages=%d; the next run resumes from the cursor",
+                         source.name, report.pages)
                 break
         report.cursor = state
         return report

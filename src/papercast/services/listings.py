@@ -10,10 +10,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
 
 from papercast.domain.errors import InvalidInput, NotFound
 from papercast.domain.papers import Paper, author_key, clean_text
+from papercast.ports import ListingQueries
 
 MAX_LIMIT = 100
 # Deep offsets cost a scan each; nobody pages through ten thousand papers by hand.
@@ -23,24 +23,6 @@ MAX_TEXT_TERMS = 8
 CATEGORY_PATTERN = r"^[A-Za-z-]{1,20}(?:\.[A-Za-z-]{1,20})?$"
 _CATEGORY = re.compile(CATEGORY_PATTERN)
 _WORD = re.compile(r"[^\W_]+(?:[-.'][^\W_]+)*")
-
-
-class ListingQueries(Protocol):
-    def recent(self, since: date | None, offset: int, limit: int) -> tuple[list[Paper], int]: ...
-
-    def by_author(self, name_key: str, offset: int, limit: int) -> tuple[list[Paper], int]: ...
-
-    def author_name(self, name_key: str) -> str | None: ...
-
-    def by_category(self, category: str, offset: int, limit: int) -> tuple[list[Paper], int]: ...
-
-    def matching_text(self, terms: Sequence[str], offset: int, limit: int) -> tuple[list[Paper], int]: ...
-
-    def in_category_except(self, category: str, paper_id: str, limit: int) -> list[Paper]: ...
-
-    def papers(self, paper_ids: Sequence[str]) -> dict[str, Paper]: ...
-
-    def catalog_version(self) -> int: ...
 
 
 @dataclass(frozen=True)

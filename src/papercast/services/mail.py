@@ -16,9 +16,9 @@ from papercast.clock import Clock
 from papercast.domain.mail import (
     DeliveryFailed,
     FailureKind,
+    MailRetryPolicy,
     OutboxEntry,
     OutboxState,
-    RetryPolicy,
     Settlement,
     settle_delivered,
     settle_failure,
@@ -52,7 +52,7 @@ class SendReport:
 class OutboxSender:
     """Sends what is due in the outbox through `mailer`, as `owner` (unique per process)."""
 
-    def __init__(self, outbox: OutboxStore, mailer: Mailer, clock: Clock, policy: RetryPolicy, *,
+    def __init__(self, outbox: OutboxStore, mailer: Mailer, clock: Clock, policy: MailRetryPolicy, *,
                  owner: str, lease: timedelta, jitter: Callable[[], float] = random.random) -> None:
         self._outbox = outbox
         self._mailer = mailer
@@ -62,8 +62,9 @@ class OutboxSender:
         self._lease = lease
         self._jitter = jitter
 
-    def send_due(self, max_messages: int) -> SendReport:
-        """Send up to `max_messages` due messages, one claim at a time, so each lease covers one send.
+    def send_due(self, max_messages: int, should_stop: Callable[[], bool] | None = None) -> SendReport:
+        """Send up to `max_messages` due messages, one claim at a time, so each lease covers one
+        send; `should_stop` (the worker stopping) is asked before each claim.
 
         The run stops early when the server cannot be reached or says it is closing (421): the
         message in hand goes back to the queue (an unreachable server costs it no attempt) and
@@ -73,6 +74,8 @@ class OutboxSender:
         session: MailSession | None = None
         try:
             while report.handled < max_messages and report.stopped is None:
+                if should_stop is not None and should_stop():
+                    break
                 entry = self._claim_one(report)
                 if entry is None:
                     break

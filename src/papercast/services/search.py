@@ -6,7 +6,8 @@ vector is moved towards the best fused papers (pseudo-relevance feedback) and th
 once more over the same candidates: the vector index is scanned once, for a pool twice the
 fusion depth, and both vectors are scored against that pool only. Without an encoder or
 vectors, or when the encoder is too slow, the search answers from keywords alone and says so
-(`mode="keyword"`, `degraded=True`, a warning).
+(`mode="keyword"`, `degraded=True`, a warning); without a keyword index (`IndexUnavailable`:
+damaged, being rebuilt) it answers from meaning alone, and says so the same way.
 """
 
 from __future__ import annotations
@@ -15,21 +16,21 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from papercast.domain.errors import InvalidInput, NotFound
+from papercast.domain.errors import IndexUnavailable, InvalidInput, NotFound
 from papercast.domain.fusion import FusionWeights, convex_fusion, pin_first, weights_for_encoder
 from papercast.domain.papers import Paper, parse_paper_id
 from papercast.domain.query import ParsedQuery, TextSegment, parse_query, relax_phrases
 from papercast.embeddings.text import paper_text
-from papercast.ports import Embedder
+from papercast.ports import Embedder, KeywordSearcher, PaperBatchReader, VectorSearcher
 
 log = logging.getLogger("papercast.search")
 
@@ -40,44 +41,6 @@ FILTERED_VECTOR_FACTOR = 5
 FEEDBACK_POOL_FACTOR = 2
 ENCODER_THREADS = 2
 QUERY_VECTOR_CACHE = 256
-
-
-class KeywordPage(Protocol):
-    hits: list[tuple[str, float]]
-    total: int
-
-
-class KeywordSearcher(Protocol):
-    """What search needs of the keyword index (`index.keyword.TantivyKeywordIndex`)."""
-
-    def search(self, parsed: ParsedQuery, limit: int = 10, offset: int = 0,
-               sort: str = "relevance") -> KeywordPage: ...
-
-    def filter_ids(self, parsed: ParsedQuery, paper_ids: Sequence[str]) -> set[str]: ...
-
-    def pinned_ids(self, parsed: ParsedQuery) -> list[str]: ...
-
-    def highlight(self, text: str, parsed: ParsedQuery,
-                  max_chars: int | None = None) -> tuple[TextSegment, ...]: ...
-
-
-class VectorSearcher(Protocol):
-    """What search needs of the vector index (`index.vectors.VectorIndex`)."""
-
-    def search(self, query_vector: Any, limit: int,
-               exclude_ids: Iterable[str] = ()) -> list[tuple[str, float]]: ...
-
-    def vector(self, paper_id: str) -> Any | None: ...
-
-    def vectors(self, paper_ids: Sequence[str]) -> tuple[list[str], Any]: ...
-
-    def neighbours(self, paper_id: str, limit: int) -> list[tuple[str, float]] | None: ...
-
-    def __len__(self) -> int: ...
-
-
-class PaperReader(Protocol):
-    def get_many(self, paper_ids: Sequence[str], *, history: bool = True) -> dict[str, Paper]: ...
 
 
 @dataclass(frozen=True)
@@ -173,7 +136,8 @@ class SearchService:
     """Searches the loaded indexes; hydrates hits from the paper store."""
 
     def __init__(self, keyword_index: KeywordSearcher, vector_index: VectorSearcher | None,
-                 embedder: Embedder | None, papers: PaperReader, tuning: SearchTuning | None = None) -> None:
+                 embedder: Embedder | None, papers: PaperBatchReader,
+                 tuning: SearchTuning | None = None) -> None:
         self._keyword = keyword_index
         self._vectors = vector_index
         self._embedder = embedder
@@ -258,6 +222,32 @@ class SearchService:
         return head + [(paper_id, score) for paper_id, score in deeper if paper_id not in listed]
 
     def _rank(self, parsed: ParsedQuery, window: int, mode: str | None) -> _Ranking:
+        try:
+            return self._rank_with_keywords(parsed, window, mode)
+        except IndexUnavailable as unavailable:
+            return self._rank_without_keywords(parsed, window, str(unavailable))
+
+    def _rank_without_keywords(self, parsed: ParsedQuery, window: int, unavailable: str) -> _Ranking:
+        """Nearest papers by meaning alone; nothing for queries that need the keyword index."""
+        ranking = _Ranking([], 0, "vector", degraded=True)
+        if parsed.phrases or parsed.has_filters or parsed.has_exclusions or not parsed.has_text:
+            ranking.warnings.append(f"{unavailable}; phrases, filters and exclusions need it: "
+                                    "try again in a minute")
+            return ranking
+        query_vector, problem = self._query_vector(parsed.text)
+        if query_vector is None:
+            ranking.warnings.append(f"{unavailable}, and semantic search is unavailable ({problem})")
+            return ranking
+        assert self._vectors is not None
+        floor = self.fusion.similarity_floor
+        nearest = self._vectors.search(query_vector, window)
+        ranking.ranked = [(paper_id, score) for paper_id, score in nearest if score >= floor]
+        ranking.total, ranking.floor = len(ranking.ranked), floor
+        ranking.below_floor = len(nearest) - len(ranking.ranked)
+        ranking.warnings.append(f"{unavailable}; showing papers close in meaning only")
+        return ranking
+
+    def _rank_with_keywords(self, parsed: ParsedQuery, window: int, mode: str | None) -> _Ranking:
         if not parsed.has_text:
             page = self._keyword.search(parsed, limit=window, sort="date")
             return _Ranking(list(page.hits), page.total, "keyword")
@@ -346,7 +336,8 @@ class SearchService:
         if self._embedder is None:
             return None, "no encoder is loaded"
         if self._vectors is None or len(self._vectors) == 0:
-            return None, "no paper vectors yet; run `papercast embed`"
+            return None, (self._vectors.problem if self._vectors is not None else None) or \
+                "no paper vectors yet; run `papercast embed`"
         with self._recent_lock:
             if text in self._recent_vectors:
                 self._recent_vectors.move_to_end(text)
@@ -404,9 +395,12 @@ class SearchService:
             hits = self._hydrate(ranked, parsed, snippets=snippets, history=snippets, attach=True)
             return self._response(parsed, hits, len(ranked), _Ranking(ranked, len(ranked), "vector"),
                                   "relevance", 0, limit, [], started)
-        page = self._keyword.search(parsed, limit=limit + 1)
-        ranked = [(pid, score) for pid, score in page.hits if pid != canonical][:limit]
         warnings = ["semantic search is unavailable; papers sharing the title's words are shown"]
+        try:
+            hits_by_words = self._keyword.search(parsed, limit=limit + 1).hits
+        except IndexUnavailable as unavailable:
+            hits_by_words, warnings = [], [f"semantic search is unavailable and {unavailable}"]
+        ranked = [(pid, score) for pid, score in hits_by_words if pid != canonical][:limit]
         hits = self._hydrate(ranked, parsed, snippets=snippets, history=snippets, attach=True)
         fallback = _Ranking(ranked, len(ranked), "keyword", degraded=True)
         return self._response(parsed, hits, len(ranked), fallback, "relevance", 0, limit, warnings, started)

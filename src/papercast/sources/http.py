@@ -2,30 +2,38 @@
 
 At most one request every `harvest_request_interval` seconds (arXiv asks for 3), `503`
 and `429` answered by waiting `Retry-After`, other server and network errors by
-exponential backoff with jitter, and a cap on response size.
+exponential backoff with jitter, and a cap on response size. With `turns` (the database's),
+the spacing and one-request-at-a-time hold per host across every process and machine.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
+import secrets
+import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import httpx
 
 from papercast.clock import Clock
 from papercast.domain.backoff import backoff_seconds
 from papercast.domain.errors import SourceError
+from papercast.ports import RequestTurns
 
 log = logging.getLogger("papercast.http")
 
 DEFAULT_RETRY_AFTER = 30.0
 # 503s are flow control, not failures, but a server that never stops sending them is broken.
 MAX_FLOW_CONTROL_WAITS = 20
+MIN_TURN_POLL = 0.5  # seconds between looks at another process's turn, at the least
 
 
 @dataclass(frozen=True)
@@ -43,8 +51,10 @@ class PoliteHttpClient:
     """GET with spacing, retries and size limits; raises `SourceError` when it gives up."""
 
     def __init__(self, policy: HttpPolicy, clock: Clock, transport: httpx.BaseTransport | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, turns: RequestTurns | None = None) -> None:
         self._policy = policy
+        self._turns = turns
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._clock = clock
         self._client = httpx.Client(timeout=policy.timeout, transport=transport, follow_redirects=True,
                                     headers={"User-Agent": policy.user_agent})
@@ -96,11 +106,30 @@ class PoliteHttpClient:
     def _request(self, url: str, params: Mapping[str, str] | None) -> tuple[int, bytes, float | None]:
         with self._lock:
             self._wait_for_turn()
-            self._last_request = self._clock.monotonic()
-            with self._client.stream("GET", url, params=params) as response:
-                body = self._read_limited(response, url)
-                return response.status_code, body, _retry_after(response.headers.get("Retry-After"),
-                                                                self._clock)
+            with self._shared_turn(url):
+                self._last_request = self._clock.monotonic()
+                with self._client.stream("GET", url, params=params) as response:
+                    body = self._read_limited(response, url)
+                    return response.status_code, body, _retry_after(response.headers.get("Retry-After"),
+                                                                    self._clock)
+
+    @contextmanager
+    def _shared_turn(self, url: str) -> Iterator[None]:
+        """Hold the host's turn across processes while the request runs (when `turns` is given)."""
+        if self._turns is None:
+            yield
+            return
+        host, interval = pacing_host(url), self._policy.request_interval
+        # A holder that dies mid-request frees the turn after this long.
+        hold = timedelta(seconds=self._policy.timeout + interval)
+        while (wait := self._turns.take(host, self._holder, hold)) > 0:
+            # Another process's request may end early: look again at least every interval.
+            self._clock.sleep(min(wait, max(interval, MIN_TURN_POLL)))
+        started = self._clock.now()
+        try:
+            yield
+        finally:
+            self._turns.end(host, self._holder, timedelta(seconds=interval), started)
 
     def _wait_for_turn(self) -> None:
         if self._last_request is None:
@@ -119,6 +148,16 @@ class PoliteHttpClient:
                                   code="too-large")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def pacing_host(url: str) -> str:
+    """Whose turn a request waits for: the host's last two labels (`oaipmh.arxiv.org` and
+    `export.arxiv.org` are both `arxiv.org`, whose limit covers all its APIs), an IP as it is."""
+    host = (urlsplit(url).hostname or "").lower()
+    labels = host.split(".")
+    if len(labels) <= 2 or all(label.isdigit() for label in labels):
+        return host
+    return ".".join(labels[-2:])
 
 
 def _retry_after(value: str | None, clock: Clock) -> float | None:

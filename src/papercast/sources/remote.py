@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Protocol
 
 from papercast.domain.errors import InvalidInput, SourceError
 from papercast.domain.ingest import SourceItem
+from papercast.ports import Fetcher
 from papercast.sources.arxiv_api import parse_api_feed
 from papercast.sources.arxiv_oai import parse_oai_response
 from papercast.sources.hf_daily import parse_hf_daily
@@ -23,10 +23,6 @@ METADATA_PREFIXES = ("arXivRaw", "arXiv", "oai_dc")
 # arXiv's API: at most 2,000 results a request and 30,000 for one query.
 API_MAX_PAGE = 2_000
 API_MAX_TOTAL = 30_000
-
-
-class Fetcher(Protocol):
-    def get(self, url: str, params: dict[str, str] | None = None) -> bytes: ...
 
 
 @dataclass

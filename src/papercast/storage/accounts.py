@@ -1,6 +1,6 @@
 """Accounts on SQLite and PostgreSQL: users, sessions, API tokens and single-use links.
 
-`AccountRecords` does every read and write on one connection, so the same code serves a read
+`SqlAccountRecords` does every read and write on one connection, so the same code serves a read
 (`SqlAccountStore.reading()`) and a unit of work's transaction (`transaction.accounts`), where a
 sign-in link commits with the mail that carries it. Times are UTC.
 """
@@ -30,7 +30,7 @@ from papercast.storage.engine import as_utc
 from papercast.storage.tables import api_tokens, link_tokens, sessions, users
 
 
-class AccountRecords:
+class SqlAccountRecords:
     """Account rows read and written on `connection` (inside the caller's transaction)."""
 
     def __init__(self, connection: Connection) -> None:
@@ -221,9 +221,9 @@ class SqlAccountStore:
         self._engine = engine
 
     @contextmanager
-    def reading(self) -> Iterator[AccountRecords]:
+    def reading(self) -> Iterator[SqlAccountRecords]:
         with self._engine.connect() as connection:
-            yield AccountRecords(connection)
+            yield SqlAccountRecords(connection)
 
 
 def _user(row: Row[Any]) -> User:

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from papercast.clock import Clock
+from papercast.storage.engine import write_transaction
 from papercast.storage.tables import harvest_cursors
 
 
@@ -22,6 +23,11 @@ class SqlCursorStore:
                 select(harvest_cursors.c.state_json).where(harvest_cursors.c.name == name)
             ).scalar_one_or_none()
         return json.loads(state) if state else None
+
+    def set_cursor(self, name: str, state: dict[str, str]) -> None:
+        """Write a cursor in a transaction of its own (one not stored with a page of papers)."""
+        with write_transaction(self._engine) as connection:
+            write_cursor(connection, name, state, self._clock.now())
 
     def clear(self, name: str) -> None:
         with self._engine.begin() as connection:

@@ -30,8 +30,9 @@ from papercast.domain.jobs import (
     validate_kind,
     validate_unique_key,
 )
+from papercast.domain.operations import JobStats
 from papercast.storage.engine import as_utc, write_transaction
-from papercast.storage.tables import jobs
+from papercast.storage.tables import job_locks, jobs
 
 # Called after a commit that enqueued a job: wakes this process's idle worker.
 EnqueueHook = Callable[[], None]
@@ -174,6 +175,29 @@ class SqlJobStore:
                 .values(**values)).rowcount
         return bool(changed)
 
+    def take_lock(self, name: str, job_id: int) -> int | None:
+        """Hold the lock `name` for the running job `job_id`; None when it now does, else the id of
+        the running job that holds it. A lock needs no release: it is free once its job is no
+        longer running with a live lease (done, failed, released, or its worker died)."""
+        now = self._clock.now()
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        with write_transaction(self._engine) as connection:
+            taken = connection.execute(
+                dialect.insert(job_locks).values(name=name, job_id=job_id, taken_at=now)
+                .on_conflict_do_nothing().returning(job_locks.c.name)).scalar_one_or_none()
+            if taken is not None:
+                return None
+            # The row lock makes two takers of one lock on PostgreSQL queue here (SQLite: BEGIN IMMEDIATE).
+            holder = int(connection.execute(
+                select(job_locks.c.job_id).where(job_locks.c.name == name).with_for_update()).scalar_one())
+            if holder != job_id and connection.execute(select(exists().where(
+                    jobs.c.id == holder, jobs.c.state == JobState.RUNNING.value,
+                    jobs.c.lease_expires_at > now))).scalar_one():
+                return holder
+            connection.execute(update(job_locks).where(job_locks.c.name == name)
+                               .values(job_id=job_id, taken_at=now))
+        return None
+
     # -- an operator's side --------------------------------------------------------------------
 
     def get(self, job_id: int) -> Job:
@@ -195,10 +219,20 @@ class SqlJobStore:
             return [_job(row) for row in connection.execute(query).mappings()]
 
     def counts(self) -> dict[tuple[str, JobState], int]:
-        """How many jobs of each kind are in each state."""
+        """How many jobs of each kind are in each state (the (kind, state) index answers it)."""
         query = select(jobs.c.kind, jobs.c.state, func.count()).group_by(jobs.c.kind, jobs.c.state)
         with self._engine.connect() as connection:
             return {(kind, JobState(state)): int(count) for kind, state, count in connection.execute(query)}
+
+    def statistics(self) -> JobStats:
+        """Jobs per kind and state, and the jobs waiting for a worker now (due, or failed and past
+        their retry time): how many, and the earliest run-at among them. Two indexed reads."""
+        waiting = select(func.count(), func.min(jobs.c.run_at)).where(
+            _state_in((JobState.DUE, JobState.FAILED)), jobs.c.run_at <= self._clock.now())
+        with self._engine.connect() as connection:
+            due, oldest = connection.execute(waiting).one()
+        counts = {(kind, str(state)): count for (kind, state), count in self.counts().items()}
+        return JobStats(counts, int(due), as_utc(oldest))
 
     def retry(self, job_id: int) -> Job:
         """Make a failed or dead job due now, with fresh attempts."""

@@ -136,6 +136,14 @@ class SqlMailOutbox:
                         entries.append(_lease(connection, row, owner, now, lease_until))
         return Claim(entries, expired, abandoned)
 
+    def next_due_at(self) -> datetime | None:
+        """When the earliest message becomes claimable (queued, or sending with a lease that runs
+        out then); None when nothing waits. One read of the (state, next_attempt_at) index."""
+        with self._engine.connect() as connection:
+            moment = connection.execute(select(func.min(mail_outbox.c.next_attempt_at))
+                                        .where(mail_outbox.c.state.in_(_CLAIMABLE))).scalar_one()
+        return None if moment is None else _utc(moment)
+
     def settle(self, outbox_id: int, owner: str, now: datetime, settlement: Settlement) -> bool:
         """Record how `owner`'s attempt ended, in its own short transaction; False if it was ignored.
 

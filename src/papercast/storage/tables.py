@@ -289,6 +289,28 @@ mail_outbox_events = Table(
     Index("ix_mail_outbox_events_outbox_id", "outbox_id"),
 )
 
+# Named locks held by running jobs (`SqlJobStore.take_lock`): a lock is free once the job holding
+# it is no longer running with a live lease, so a worker that dies frees its locks with its lease.
+# The scheduled harvest of a source holds `harvest:<source>`: never two at once, across processes.
+job_locks = Table(
+    "job_locks",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("job_id", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
+    Column("taken_at", DateTime(timezone=True), nullable=False),
+)
+
+# Turns at a remote host shared by every process (`storage/request_turns.py`): arXiv asks for one
+# request at a time and three seconds between requests across all of a harvester's machines.
+request_turns = Table(
+    "request_turns",
+    metadata,
+    Column("host", String(200), primary_key=True),
+    Column("holder", String(200), nullable=True),  # who is requesting now, until `free_at`
+    Column("free_at", DateTime(timezone=True), nullable=False),  # when the next request may start
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 # Readers' accounts (docs/architecture.md "Accounts"). A deleted account keeps its row, without
 # address or personal data, so that what other tables hold against its id (votes) stays valid.
 users = Table(

@@ -3,16 +3,15 @@ causes commit together or not at all.
 
 `SqlUnitOfWork.begin()` opens a write transaction (`BEGIN IMMEDIATE` on SQLite) and yields a
 `SqlTransaction` whose parts write on its one connection: `papers` (the paper write batch, which
-takes the change counter's lock on first use), `jobs` (enqueue), `accounts` (users,
-sessions, tokens, single-use links) and `votes` (upvotes, saves and the popularity they make).
-Other stores join through
-`connection`: their functions take a SQLAlchemy `Connection` (the mail outbox's
-`storage/mail_outbox.py` does). Leaving the block commits; an exception rolls everything back.
+takes the change counter's lock on first use), `jobs` (enqueue), `mail` (queue a message in
+the outbox), `accounts` (users, sessions, tokens, single-use links) and `votes` (upvotes, saves
+and the popularity they make). Other stores join through `connection`: their functions take a
+SQLAlchemy `Connection`. Leaving the block commits; an exception rolls everything back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -20,8 +19,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from papercast.clock import Clock
+from papercast.domain.mail import MailRequest, QueuedMail
 from papercast.domain.trending import TrendingParameters
-from papercast.storage.accounts import AccountRecords
+from papercast.ports import MailQueue
+from papercast.storage.accounts import SqlAccountRecords
 from papercast.storage.engine import write_transaction
 from papercast.storage.jobs import EnqueueHook, insert_job
 from papercast.storage.papers import PaperWriteBatch
@@ -45,18 +46,51 @@ class TransactionJobs:
         return job_id
 
 
+class TransactionMail:
+    """Queues mail inside a unit of work's transaction: rendered and checked at once, sent by the
+    worker after the commit, never if the unit rolls back."""
+
+    def __init__(self, connection: Connection, queue: MailQueue) -> None:
+        self._connection = connection
+        self._queue = queue
+        self.enqueued = 0
+
+    def enqueue(self, request: MailRequest) -> QueuedMail | None:
+        """Queue `request`; None when its idempotency key is queued already."""
+        queued = self._queue.enqueue(self._connection, request)
+        self.enqueued += queued is not None
+        return queued
+
+
 class SqlTransaction:
     """The parts of one unit of work, all on `connection`; `now` is its one write time."""
 
     def __init__(self, connection: Connection, now: datetime,
+                 mail_queue: Callable[[], MailQueue] | None = None,
                  trending: TrendingParameters | None = None) -> None:
         self.connection = connection
         self.now = now
         self.jobs = TransactionJobs(connection, now)
-        self.accounts = AccountRecords(connection)
+        self.accounts = SqlAccountRecords(connection)
         self._trending = trending or TrendingParameters()
         self.votes = VoteRecords(connection, self._trending)
         self._papers: PaperWriteBatch | None = None
+        self._mail_queue = mail_queue
+        self._mail: TransactionMail | None = None
+
+    @property
+    def mail(self) -> TransactionMail:
+        """Mail to send once this unit commits (the outbox, `mail/queue.py`)."""
+        if self._mail is None:
+            if self._mail_queue is None:
+                raise RuntimeError("this unit of work was built without a mail queue")
+            self._mail = TransactionMail(self.connection, self._mail_queue())
+        return self._mail
+
+    @property
+    def queued_work(self) -> bool:
+        """Whether it enqueued a job or a mail: a worker has something to do after the commit."""
+        return bool(self.jobs.enqueued or (self._mail is not None and self._mail.enqueued))
 
     @property
     def papers(self) -> PaperWriteBatch:
@@ -70,21 +104,23 @@ class SqlTransaction:
 class SqlUnitOfWork:
     """Opens units of work on one database (the `UnitOfWork` port)."""
 
-    def __init__(self, engine: Engine, clock: Clock, on_enqueue: EnqueueHook | None = None,
+    def __init__(self, engine: Engine, clock: Clock, on_enqueue: EnqueueHook | None = None, *,
+                 mail_queue: Callable[[], MailQueue] | None = None,
                  trending: TrendingParameters | None = None) -> None:
         self._engine = engine
         self._clock = clock
         self._on_enqueue = on_enqueue
+        self._mail_queue = mail_queue  # built on first use: templates load only where mail is queued
         self._trending = trending
 
     @contextmanager
     def begin(self) -> Iterator[SqlTransaction]:
         with write_transaction(self._engine) as connection:
-            transaction = SqlTransaction(connection, self._clock.now(), self._trending)
+            transaction = SqlTransaction(connection, self._clock.now(), self._mail_queue, self._trending)
             yield transaction
-        # After the commit: a worker woken earlier would not see the jobs yet, and a cache that saw
-        # the vote sequence move before the vote committed could keep a page without it.
-        if transaction.jobs.enqueued and self._on_enqueue is not None:
+        # After the commit: a worker woken earlier would not see the jobs or mail yet, and a cache
+        # that saw the vote sequence move before the vote committed could keep a page without it.
+        if transaction.queued_work and self._on_enqueue is not None:
             self._on_enqueue()
         if transaction.votes.popularity.moved:
             advance_vote_sequence(self._engine)

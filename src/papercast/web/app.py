@@ -1,5 +1,6 @@
-"""The web application: `create_app(papercast)` wires pages, the JSON API, feeds, health and
-metrics over the services of one `Papercast`, behind the middleware every response passes.
+"""The web application: `create_app(services)` wires pages, the JSON API, feeds, health and
+metrics over the `WebServices` the composition root built (`Papercast.web_services`), behind the
+middleware every response passes.
 
 Middleware, outermost first: metrics → security headers → CORS (API and feeds) → error
 boundary (a logged 500, never a trace) → HEAD as GET → rate limit → reader (session cookie or
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -25,7 +26,7 @@ from papercast.web.api import docs as api_docs
 from papercast.web.api import routes as api_routes
 from papercast.web.api import schemas
 from papercast.web.api import votes as api_votes
-from papercast.web.context import WebConfig, WebContext
+from papercast.web.context import BackgroundWorker, WebConfig, WebContext, WebServices
 from papercast.web.cors import ReadOnlyCorsMiddleware
 from papercast.web.csrf import CsrfMiddleware
 from papercast.web.errors import ErrorBoundaryMiddleware, install_error_handlers
@@ -38,18 +39,11 @@ from papercast.web.microcache import ResponseCache, ResponseCacheMiddleware
 from papercast.web.problems import problem_bytes, wants_problem
 from papercast.web.ratelimit import RateLimitMiddleware, TokenBuckets
 from papercast.web.readers import ReaderMiddleware
-from papercast.web.search import CatalogSearch, SearchBackend, WebSearch
+from papercast.web.search import CatalogSearch, WebSearch
 from papercast.web.templating import STATIC_DIR, build_templates
 from papercast.web.ui import accounts, pages, papers, search, voting
 
-if TYPE_CHECKING:
-    from papercast.bootstrap import Papercast
-
 log = logging.getLogger("papercast.web")
-
-# Something to run beside the web server for the app's lifetime (the index follower, the
-# scheduler): entered at startup, exited at shutdown. `papercast serve --no-worker` passes none.
-BackgroundWorker = Callable[[], AbstractContextManager[Any]]
 
 REQUEST_THREADS = 2  # threads per process for synchronous routes
 API_DESCRIPTION = (
@@ -60,15 +54,13 @@ API_DESCRIPTION = (
 )
 
 
-def create_app(papercast: Papercast, *, search_backend: SearchBackend | None = None,
-               config: WebConfig | None = None, worker: BackgroundWorker | None = None) -> FastAPI:
-    """The ASGI app over `papercast`. `search_backend` answers searches (`papercast serve` passes
-    the search service); without one, a plain catalog match (`CatalogSearch`) does."""
-    config = config or WebConfig.from_settings(papercast.settings)
-    context = _context(papercast, search_backend, config)
+def create_app(services: WebServices) -> FastAPI:
+    """The ASGI app over `services`. Their search backend answers searches (`papercast serve`
+    passes the search service); without one, a plain catalog match (`CatalogSearch`) does."""
+    context = _context(services)
     app = FastAPI(title="papercast API", version=__version__, description=API_DESCRIPTION,
                   openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
-                  lifespan=_lifespan(worker))
+                  lifespan=_lifespan(services.worker))
     app.state.web = context
     app.include_router(api_routes.router, prefix="/api/v1")
     app.include_router(api_accounts.router, prefix="/api/v1")
@@ -79,11 +71,11 @@ def create_app(papercast: Papercast, *, search_backend: SearchBackend | None = N
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
-    monotonic = papercast.clock.monotonic
+    monotonic = services.monotonic
     app.add_middleware(ResponseCacheMiddleware, cache=_response_cache(context, monotonic))
-    app.add_middleware(CsrfMiddleware, signer=papercast.signer, base_url=config.base_url)
-    app.add_middleware(ReaderMiddleware, accounts=papercast.accounts)
-    app.add_middleware(RateLimitMiddleware, buckets=_buckets(config, monotonic),
+    app.add_middleware(CsrfMiddleware, signer=services.signer, base_url=context.config.base_url)
+    app.add_middleware(ReaderMiddleware, accounts=services.accounts)
+    app.add_middleware(RateLimitMiddleware, buckets=_buckets(context.config, monotonic),
                        reject=_rate_limited(context))
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(ErrorBoundaryMiddleware)
@@ -93,13 +85,15 @@ def create_app(papercast: Papercast, *, search_backend: SearchBackend | None = N
     return app
 
 
-def _context(papercast: Papercast, backend: SearchBackend | None, config: WebConfig) -> WebContext:
-    listings = papercast.listings
-    backend = backend or CatalogSearch(listings, monotonic=papercast.clock.monotonic)
+def _context(services: WebServices) -> WebContext:
+    listings = services.listings
+    backend = services.search_backend or CatalogSearch(listings, monotonic=services.monotonic)
     log.info("web.search backend=%s", type(backend).__name__)
-    return WebContext(papercast=papercast, catalog=papercast.catalog, listings=listings,
-                      search=WebSearch(backend, listings), templates=build_templates(),
-                      metrics=HttpMetrics(), config=config)
+    return WebContext(catalog=services.catalog, listings=listings, search=WebSearch(backend, listings),
+                      templates=build_templates(), metrics=HttpMetrics(), config=services.config,
+                      health=services.health, operations=services.operations,
+                      accounts=services.accounts, signer=services.signer, trending=services.trending,
+                      votes=services.votes)
 
 
 def _buckets(config: WebConfig, monotonic: Callable[[], float]) -> TokenBuckets | None:
@@ -114,7 +108,7 @@ def _response_cache(context: WebContext, monotonic: Callable[[], float]) -> Resp
         return None
     def version() -> tuple[int, ...]:
         # Pages show points: every counted vote moves the version on, as every paper change does.
-        return (context.listings.catalog_version(), context.papercast.trending.vote_version(),
+        return (context.listings.catalog_version(), context.trending.vote_version(),
                 *context.search.index_version())
 
     return ResponseCache(config.response_cache_entries, config.cache_max_age, version=version, now=monotonic)

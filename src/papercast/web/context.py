@@ -1,22 +1,32 @@
-"""What every route needs, built once per app: services, templates, metrics and web settings."""
+"""What the web app is given (`WebServices`, built by the composition root) and what every route
+needs, built once per app from it (`WebContext`): services, templates, metrics and web settings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from papercast.domain.tokens import TokenSigner
+from papercast.ports import HealthCheck, SearchBackend
+from papercast.services.accounts import AccountService
 from papercast.services.catalog import CatalogService
 from papercast.services.listings import MAX_LIMIT, ListingService
+from papercast.services.operations import OperationsService
+from papercast.services.trending import TrendingService
+from papercast.services.votes import VoteService
 from papercast.settings import DEFAULT_BASE_URL, Settings
 from papercast.web.metrics import HttpMetrics
 from papercast.web.search import WebSearch
 
-if TYPE_CHECKING:
-    from papercast.bootstrap import Papercast
+# Something to run beside the web server for the app's lifetime (the worker): entered at
+# startup, exited at shutdown. `papercast serve --no-worker` passes none.
+BackgroundWorker = Callable[[], AbstractContextManager[Any]]
 
 
 @dataclass(frozen=True)
@@ -45,14 +55,40 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class WebServices:
+    """Everything the web app is given, wired by `bootstrap` (`Papercast.web_services`): the read
+    services, what answers searches (None: a plain catalog match), the health check and the
+    operations read for `/metrics`, the web settings, the clock's monotonic time, and the worker
+    to run beside the server."""
+
+    catalog: CatalogService
+    listings: ListingService
+    health: HealthCheck
+    operations: OperationsService
+    config: WebConfig
+    monotonic: Callable[[], float]
+    accounts: Callable[[], AccountService]  # built on first use: it needs the signing key
+    signer: Callable[[], TokenSigner]
+    trending: TrendingService
+    votes: Callable[[], VoteService]  # built on first use
+    search_backend: SearchBackend | None = None
+    worker: BackgroundWorker | None = None
+
+
+@dataclass(frozen=True)
 class WebContext:
-    papercast: Papercast
     catalog: CatalogService
     listings: ListingService
     search: WebSearch
     templates: Jinja2Templates
     metrics: HttpMetrics
     config: WebConfig
+    health: HealthCheck
+    operations: OperationsService
+    accounts: Callable[[], AccountService]
+    signer: Callable[[], TokenSigner]
+    trending: TrendingService
+    votes: Callable[[], VoteService]
 
 
 def web_context(request: Request) -> WebContext:

@@ -191,5 +191,5 @@ def _origin(url: str) -> str:
 
 
 def _signer_of(request: Request) -> TokenSigner:
-    signer: TokenSigner = request.app.state.web.papercast.signer()
+    signer: TokenSigner = request.app.state.web.signer()
     return signer

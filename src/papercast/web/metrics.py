@@ -2,7 +2,7 @@
 
 Requests are counted by method, route template (`/papers/{paper_id}`, never the raw path,
 so a crawler cannot grow the label set) and status; latency goes into a histogram per route.
-Gauges (catalog size, embedding backlog) are read when `/metrics` is scraped. With several web
+Gauges (catalog size, embedding backlog, jobs, mail) are read when `/metrics` is scraped. With several web
 processes each reports its own counters; sum them in Prometheus.
 """
 
@@ -64,9 +64,12 @@ class HttpMetrics:
                   "# TYPE papercast_http_request_duration_seconds histogram"]
         for route, latency in sorted(self._latency.items()):
             lines.extend(_histogram_lines("papercast_http_request_duration_seconds", route, latency))
-        for gauge in gauges:
-            lines += [f"# HELP {gauge.name} {gauge.help}", f"# TYPE {gauge.name} gauge",
-                      f"{gauge.name}{_labels(gauge.labels)} {_number(gauge.value)}"]
+        by_name: dict[str, list[Gauge]] = {}
+        for gauge in gauges:  # one HELP and TYPE per metric, then every labelled sample of it
+            by_name.setdefault(gauge.name, []).append(gauge)
+        for name, samples in by_name.items():
+            lines += [f"# HELP {name} {samples[0].help}", f"# TYPE {name} gauge"]
+            lines += [f"{name}{_labels(gauge.labels)} {_number(gauge.value)}" for gauge in samples]
         return "\n".join(lines) + "\n"
 
 

@@ -13,23 +13,16 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 from papercast.domain.papers import Paper
 from papercast.domain.query import TextSegment
+from papercast.ports import SearchBackend
 from papercast.services.listings import ListingService, check_window
 
 SORTS = ("relevance", "date")
 SNIPPET_CHARS = 320
 MAX_CACHED_CATEGORIES = 2_000
-
-
-class SearchBackend(Protocol):
-    """`search` and `similar`; optionally `index_version()`, the sequences of its indexes."""
-
-    def search(self, query_text: str, sort: str, offset: int, limit: int) -> Any: ...
-
-    def similar(self, paper_id: str, limit: int) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ the loop; `stop()` does (SIGTERM in `papercast worker`, the app's shutdown in `p
 
 An idle worker costs one indexed read per poll: it asks when the next job becomes claimable and
 sleeps until then, at most `interval` seconds (the wait doubles from a quarter second after
-work). A job enqueued by this process (`wakeup`) or a stop wakes it at once.
+work). Work queued by this process (a job or a mail: `wakeup`) or a stop wakes it at once, and a
+wake-up asks the cluster tasks that wanted nothing in this period again.
 """
 
 from __future__ import annotations
@@ -102,13 +103,15 @@ class Worker:
         duties = threading.Thread(target=self._run_duties, name="papercast-duties", daemon=True)
         duties.start()
         idle_wait = FIRST_IDLE_WAIT
+        woken = False
         while not self._stopping.is_set():
             self._wakeup.clear()  # before looking: a job enqueued from here on wakes the wait below
-            worked, next_at = self._round()
+            worked, next_at = self._round(ask_again=woken)
             if worked:
-                idle_wait = FIRST_IDLE_WAIT
+                idle_wait, woken = FIRST_IDLE_WAIT, False
                 continue
-            self._wakeup.wait(self._wait_seconds(next_at, idle_wait))
+            # Woken (not timed out): this process queued work; tasks that wanted nothing are asked again.
+            woken = self._wakeup.wait(self._wait_seconds(next_at, idle_wait))
             idle_wait = min(idle_wait * 2, self.config.interval)
         duties.join(timeout=self.config.grace)
         log.info("worker.stop owner=%s jobs=%s", self.owner, dict(self.report.jobs))
@@ -125,12 +128,12 @@ class Worker:
             self._run_duty(task)
         return self.report
 
-    def _round(self) -> tuple[bool, datetime | None]:
+    def _round(self, *, ask_again: bool = False) -> tuple[bool, datetime | None]:
         """One look: enqueue due periodic jobs, then run a job if one is claimable. Returns whether
         a job ran, and when the next one becomes claimable when none did."""
         try:
             now = self._clock.now()
-            self._scheduler.enqueue_due(now)
+            self._scheduler.enqueue_due(now, ask_again=ask_again)
             next_at = self._jobs.next_claimable_at(self._kinds)
             if next_at is None or next_at > now:
                 return False, next_at

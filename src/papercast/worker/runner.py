@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from papercast.clock import Clock
-from papercast.domain.jobs import Job, JobCannotSucceed, JobEvent, JobOutcome
+from papercast.domain.jobs import Job, JobBusy, JobCannotSucceed, JobEvent, JobOutcome
 from papercast.ports import JobStore
 from papercast.worker.registry import JobContext, JobKind, TaskRegistry
 
@@ -29,6 +29,7 @@ class Outcome(StrEnum):
 
     DONE = "done"
     CONTINUED = "continued"
+    DEFERRED = "deferred"  # its work was being done by another job: due again later, attempt not counted
     FAILED = "failed"  # retried later
     DEAD = "dead"
     RELEASED = "released"  # the worker stopped first; due again for any worker
@@ -138,6 +139,11 @@ class JobRunner:
                 held = self._jobs.continue_later(job.id, self._owner)
                 return Outcome.CONTINUED if held else self._lost(job)
             return Outcome.DONE if self._jobs.complete(job.id, self._owner) else self._lost(job)
+        if isinstance(execution.error, JobBusy):
+            log.info("worker.job_deferred id=%d kind=%s: %s", job.id, job.kind, execution.error)
+            later = self._clock.now() + execution.error.retry_after
+            held = self._jobs.continue_later(job.id, self._owner, later)
+            return Outcome.DEFERRED if held else self._lost(job)
         if isinstance(execution.error, JobCannotSucceed):
             return self._record(job, JobEvent.GIVE_UP, execution.error_text, None)
         event, retry_at = kind.retry.after_failure(job.attempts, self._clock.now(), self._rng.random())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -32,9 +32,10 @@ class Scope(StrEnum):
 
 @dataclass(frozen=True)
 class PeriodicTask:
-    """One row of the schedule. A cluster task runs the job kind of its name; `wanted`, when
-    given, is asked first, and a period it answers no to enqueues nothing (nothing is waiting).
-    A local task runs `duty`, in each period and again at once while it finds work."""
+    """One row of the schedule. A cluster task runs the job kind `kind` (by default its name) with
+    `payload`, `delay` after its period begins; `wanted`, when given, is asked first, and a period
+    it answers no to enqueues nothing (nothing is waiting) unless a wake-up asks again. A local
+    task runs `duty`, in each period and again at once while it finds work."""
 
     name: str
     schedule: Schedule
@@ -43,10 +44,16 @@ class PeriodicTask:
     wanted: Callable[[], bool] | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    kind: str = ""
+    delay: timedelta = timedelta(0)
 
     def __post_init__(self) -> None:
         if (self.scope is Scope.LOCAL) != (self.duty is not None):
             raise ValueError(f"periodic task {self.name}: a local task has a duty, a cluster task none")
+
+    @property
+    def job_kind(self) -> str:
+        return self.kind or self.name
 
 
 class PeriodTracker:
@@ -73,19 +80,34 @@ class Scheduler:
         self.tasks = [task for task in tasks if task.scope is Scope.CLUSTER]
         self._jobs = jobs
         self._tracker = PeriodTracker()
+        # Tasks whose `wanted` said no in the current period: a wake-up (this process queued work:
+        # a job, a mail) asks them again, so that work need not wait for the next period.
+        self._declined: dict[str, datetime] = {}
 
-    def enqueue_due(self, now: datetime) -> int:
-        """Enqueue the job of every cluster task whose period began since this worker last looked;
-        returns how many this worker added (another worker may have added the rest)."""
+    def enqueue_due(self, now: datetime, *, ask_again: bool = False) -> int:
+        """Enqueue the job of every cluster task whose period began since this worker last looked
+        (and, `ask_again`, of those that wanted nothing earlier in this period); returns how many
+        this worker added (another worker may have added the rest)."""
         added = 0
         for task in self.tasks:
             start = self._tracker.new_period(task, now)
+            if start is None and ask_again:
+                start = self._declined.get(task.name)
+                if start is not None and start != task.schedule.period_start(now):
+                    start = None  # declined in a period that has passed: its new one comes first
             if start is None:
                 continue
-            if task.wanted is None or task.wanted():
-                key = period_key(task.name, start)
-                if self._jobs.enqueue_periodic(task.name, task.payload, key, run_at=start) is not None:
-                    added += 1
-                    log.info("worker.schedule task=%s key=%s", task.name, key)
+            added += self._enqueue(task, start)
             self._tracker.handled(task, start)
         return added
+
+    def _enqueue(self, task: PeriodicTask, start: datetime) -> int:
+        if task.wanted is not None and not task.wanted():
+            self._declined[task.name] = start
+            return 0
+        self._declined.pop(task.name, None)
+        key = period_key(task.name, start)
+        if self._jobs.enqueue_periodic(task.job_kind, task.payload, key, run_at=start + task.delay) is None:
+            return 0
+        log.info("worker.schedule task=%s key=%s", task.name, key)
+        return 1

@@ -1,9 +1,10 @@
-"""Today's background work as worker tasks, in one table (`periodic_tasks`), and `build_worker`.
+"""papercast's background work as worker tasks, in one table (`periodic_tasks`), and `build_worker`.
 
 Index following is local: every process with an index directory must bring its own indexes up
 to date (the holder of `writer.lock` writes, the others reload what it published), and only the
-writer computes similar papers. Draining the embedding backlog writes the shared database and
-must happen once however many processes run: it is a cluster task, a job per period.
+writer computes similar papers. Draining the embedding backlog, sending the mail outbox and the
+scheduled harvests (`worker/harvests.py`) write the shared database and must happen once however
+many processes run: they are cluster tasks, a job per period.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from papercast.domain.errors import InvalidInput
 from papercast.domain.jobs import Every, JobOutcome, RetryPolicy
+from papercast.worker.harvests import ScheduledHarvests
 from papercast.worker.loop import Worker, WorkerConfig
 from papercast.worker.registry import JobContext, JobKind, TaskRegistry, load_task_modules
 from papercast.worker.schedule import PeriodicTask, Scope
@@ -24,15 +26,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("papercast.worker")
 
 EMBED_EVERY = timedelta(seconds=10)  # how soon new papers are embedded, at the latest
-# How soon queued mail is sent, at the latest (a sign-in request also wakes the worker at once).
-MAIL_EVERY = timedelta(seconds=10)
-MAIL_PER_SLICE = 100
 PRUNE_EVERY = timedelta(days=1)
 RESCORE_EVERY = timedelta(minutes=1)  # how soon changed trending settings reach the stored scores
 FOLLOW_BATCHES = 5  # of 2,000 papers or vectors per follow round: rounds stay short; busy ones repeat
 # Similar-paper lists per round (about 4 s at 100k papers on 2 cores): short enough that a stop
 # never waits long, and a busy duty runs again at once.
 NEIGHBOURS_PER_ROUND = 1_000
+# Messages one send-mail job sends before it lets other jobs run; it continues right after.
+MAIL_PER_SLICE = 50
 
 
 class WorkerDuties:
@@ -77,15 +78,15 @@ class WorkerDuties:
         return JobOutcome.CONTINUE if more else JobOutcome.DONE
 
     def mail_due(self) -> bool:
-        """Whether a message in the outbox is due (one indexed read)."""
-        return self._papercast.mail_outbox().has_due(self._papercast.clock.now())
+        """Whether a message in the outbox is due now (one read of its state index)."""
+        due_at = self._papercast.mail_outbox().next_due_at()
+        return due_at is not None and due_at <= self._papercast.clock.now()
 
     def send_mail(self, context: JobContext) -> JobOutcome:
-        """Send up to MAIL_PER_SLICE due messages; continue as a new slice while more are due."""
-        report = self._papercast.outbox_sender().send_due(MAIL_PER_SLICE)
-        log.info("worker.mail sent=%d retrying=%d failed=%d expired=%d stopped=%s", report.sent,
-                 report.retrying, report.failed, report.expired, report.stopped)
-        more = report.handled >= MAIL_PER_SLICE and not report.stopped and not context.stopping.is_set()
+        """Send up to `MAIL_PER_SLICE` due messages; continue as a new slice if that many went.
+        Each message is leased by the outbox itself, so a second sender never sends it too."""
+        report = self._papercast.outbox_sender().send_due(MAIL_PER_SLICE, should_stop=context.stopping.is_set)
+        more = report.handled >= MAIL_PER_SLICE and report.stopped is None
         return JobOutcome.CONTINUE if more else JobOutcome.DONE
 
     def prune_accounts(self, _context: JobContext) -> None:
@@ -106,20 +107,22 @@ class WorkerDuties:
         log.info("worker.prune done_jobs_deleted=%d", pruned)
 
 
-def periodic_tasks(duties: WorkerDuties, interval: float) -> tuple[PeriodicTask, ...]:
-    """The schedule: every periodic task, where it runs and how often."""
+def periodic_tasks(duties: WorkerDuties, interval: float,
+                   harvests: tuple[PeriodicTask, ...] = ()) -> tuple[PeriodicTask, ...]:
+    """The schedule: every periodic task, where it runs and how often (one scheduled harvest per
+    followed source joins it)."""
     every_round = Every(timedelta(seconds=interval))
-    return (
+    return (*harvests,
         PeriodicTask("follow-index", every_round, Scope.LOCAL, duty=duties.follow_index,
                      description="index new and changed papers and vectors, or reload the writer's"),
         PeriodicTask("similar-papers", every_round, Scope.LOCAL, duty=duties.refresh_similar,
                      description="the index writer precomputes similar papers once the backlog is embedded"),
         PeriodicTask("embed-backlog", Every(EMBED_EVERY), Scope.CLUSTER, wanted=duties.embedding_wanted,
                      description="embed papers whose vector is missing or stale"),
+        PeriodicTask("send-mail", every_round, Scope.CLUSTER, wanted=duties.mail_due,
+                     description="send the mail outbox's due messages"),
         PeriodicTask("prune-jobs", Every(PRUNE_EVERY), Scope.CLUSTER,
                      description="delete done jobs older than PAPERCAST_JOBS_KEEP_DAYS"),
-        PeriodicTask("send-mail", Every(MAIL_EVERY), Scope.CLUSTER, wanted=duties.mail_due,
-                     description="send the mail outbox's due messages"),
         PeriodicTask("prune-accounts", Every(PRUNE_EVERY), Scope.CLUSTER,
                      description="delete expired sessions and sign-in links a day past their end"),
         PeriodicTask("rescore-trending", Every(RESCORE_EVERY), Scope.CLUSTER, wanted=duties.scores_stale,
@@ -131,8 +134,8 @@ def job_kinds(duties: WorkerDuties) -> tuple[JobKind, ...]:
     """The job kinds papercast itself runs (task modules add more)."""
     return (
         JobKind("embed-backlog", duties.embed_backlog, RetryPolicy(max_attempts=5)),
+        JobKind("send-mail", duties.send_mail, RetryPolicy(max_attempts=5)),
         JobKind("prune-jobs", duties.prune_jobs, RetryPolicy(max_attempts=3)),
-        JobKind("send-mail", duties.send_mail, RetryPolicy(max_attempts=3)),
         JobKind("prune-accounts", duties.prune_accounts, RetryPolicy(max_attempts=3)),
         JobKind("rescore-trending", duties.rescore_trending, RetryPolicy(max_attempts=3)),
     )
@@ -146,12 +149,14 @@ def build_worker(papercast: Papercast, *, interval: float | None = None, embed_b
     config = _config(interval if interval is not None else settings.worker_interval,
                      settings.worker_lease_seconds, settings.worker_grace_seconds)
     duties = WorkerDuties(papercast, embed_batch or settings.worker_embed_batch)
+    harvests = ScheduledHarvests(papercast)
     registry = TaskRegistry()
-    for kind in job_kinds(duties):
+    for kind in (*job_kinds(duties), harvests.job_kind()):
         registry.add(kind)
     load_task_modules(registry, settings.worker_task_modules, papercast)
-    return Worker(papercast.jobs, registry, periodic_tasks(duties, config.interval), papercast.clock, config,
-                  owner=owner, wakeup=papercast.job_enqueued)
+    tasks = periodic_tasks(duties, config.interval, harvests.tasks())
+    return Worker(papercast.jobs, registry, tasks, papercast.clock, config, owner=owner,
+                  wakeup=papercast.job_enqueued)
 
 
 def _config(interval: float, lease: float, grace: float) -> WorkerConfig:

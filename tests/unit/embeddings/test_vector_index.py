@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from papercast.index.durable import DamagedFiles
 from papercast.index.vectors import VectorIndex
 
 DIMENSION = 32
@@ -137,16 +138,15 @@ def test_save_and_load_round_trip(tmp_path: Path, exact_max: int) -> None:
     index = VectorIndex(DIMENSION, exact_max=exact_max, metadata={"model_id": "m@1", "through_seq": 42})
     index.build(ids, matrix)
     index.remove(["p0"])
-    index.save(tmp_path / "vectors")
-    index.upsert(["p9"], matrix[10:11])
-    index.save(tmp_path / "vectors")  # a second generation replaces the first
-    assert len(list((tmp_path / "vectors").glob("vectors-*.npy"))) == 1
+    assert index.save(tmp_path / "vectors").kind == "base"
+    index.upsert(["p9"], _random(1, seed=90))
+    assert index.save(tmp_path / "vectors").kind == "delta"  # only the change is written
     loaded = VectorIndex.load(tmp_path / "vectors", exact_max=exact_max)
     assert loaded.metadata == {"model_id": "m@1", "through_seq": 42}
     assert len(loaded) == 499 and "p0" not in loaded and loaded.uses_hnsw == index.uses_hnsw
     for query in matrix[1:20]:
         assert loaded.search(query, 5) == index.search(query, 5)
-    loaded.upsert(["p1", "fresh"], matrix[:2])  # the memory-mapped matrix is copied on first change
+    loaded.upsert(["p1", "fresh"], matrix[:2])  # appended after the memory-mapped rows
     assert loaded.search(matrix[0], 2)[0][0] in {"p1", "fresh"}
     assert len(loaded) == 500
 
@@ -155,9 +155,9 @@ def test_a_broken_generation_is_refused(tmp_path: Path) -> None:
     index = VectorIndex(DIMENSION)
     index.build(["a", "b"], _random(2))
     index.save(tmp_path)
-    ids_file = next(tmp_path.glob("ids-*.json"))
+    ids_file = next(tmp_path.glob("*.ids.json"))
     ids_file.write_text('["a"]')
-    with pytest.raises(ValueError, match="do not agree"):
+    with pytest.raises(DamagedFiles, match="ids.json"):
         VectorIndex.load(tmp_path)
 
 

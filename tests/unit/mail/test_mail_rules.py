@@ -13,9 +13,9 @@ from papercast.domain.mail import (
     DeliveryFailed,
     Envelope,
     FailureKind,
+    MailRetryPolicy,
     OutboxEntry,
     OutboxState,
-    RetryPolicy,
     classify_reply,
     outbox_message_id,
     parse_mailbox,
@@ -25,7 +25,7 @@ from papercast.domain.mail import (
 )
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
-POLICY = RetryPolicy(max_attempts=4, initial_delay=60, max_delay=600)
+POLICY = MailRetryPolicy(max_attempts=4, initial_delay=60, max_delay=600)
 
 
 @pytest.mark.parametrize("bad", ["\r", "\n", "\r\n", "\x00", "\x0b", "\x1b", "\x7f", "\x85", "\u2028",

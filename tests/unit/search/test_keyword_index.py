@@ -10,7 +10,9 @@ import pytest
 
 from papercast.domain.papers import Author, Paper
 from papercast.domain.query import parse_query
+from papercast.index.durable import DamagedFiles
 from papercast.index.keyword import STATE_FILE, TantivyKeywordIndex
+from support.file_syncs import record_syncs
 
 
 def paper(paper_id: str, title: str, abstract: str = "", *, authors: tuple[str, ...] = (),
@@ -155,11 +157,33 @@ def test_state_file_records_the_change_sequence(tmp_path: Path) -> None:
     assert [p for p, _ in reopened.search(parse_query("images"), limit=5).hits] == ["2201.00002"]
 
 
-def test_an_index_of_another_schema_is_reset(tmp_path: Path) -> None:
+def test_an_index_of_another_schema_or_without_state_is_untrusted(tmp_path: Path) -> None:
+    directory = tmp_path / "keyword"
+    TantivyKeywordIndex(directory).commit(9)
+    assert TantivyKeywordIndex(directory, create=False).problem is None
+    (directory / STATE_FILE).write_text(json.dumps({"schema_version": -1, "last_change_seq": 9}))
+    assert "schema version -1" in str(TantivyKeywordIndex(directory).problem)
+    (directory / STATE_FILE).unlink()
+    reopened = TantivyKeywordIndex(directory)
+    assert "state file" in str(reopened.problem) and reopened.last_change_seq == 0
+
+
+def test_files_that_are_not_an_index_are_refused_not_overwritten(tmp_path: Path) -> None:
     directory = tmp_path / "keyword"
     directory.mkdir()
     (directory / "stale-segment").write_text("old")
-    (directory / STATE_FILE).write_text(json.dumps({"schema_version": -1, "last_change_seq": 9}))
-    keyword = TantivyKeywordIndex(directory)
-    assert keyword.last_change_seq == 0
-    assert not (directory / "stale-segment").exists()
+    with pytest.raises(DamagedFiles, match="meta.json is missing"):
+        TantivyKeywordIndex(directory)
+    assert (directory / "stale-segment").read_text() == "old"
+    with pytest.raises(DamagedFiles, match="holds no index"):
+        TantivyKeywordIndex(tmp_path / "absent", create=False)
+
+
+def test_the_state_file_is_written_crash_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = record_syncs(monkeypatch)
+    keyword = TantivyKeywordIndex(tmp_path)
+    keyword.add_or_replace(CORPUS[:2])
+    keyword.commit(7)
+    state = str(tmp_path / STATE_FILE)
+    assert events[-3:] == [("fsync", state + ".tmp"), ("rename", state), ("fsync", str(tmp_path))]
+    assert TantivyKeywordIndex(tmp_path).last_change_seq == 7

@@ -32,7 +32,7 @@ def me(request: Request, reader: SignedIn, web: Web) -> Response:
 @router.get("/me/tokens", summary="My API tokens that still work", response_model=None,
             responses=schemas.responses(schemas.ApiTokens, 401))
 def my_tokens(request: Request, reader: SignedIn, web: Web) -> Response:
-    tokens = web.papercast.accounts().api_tokens(reader.user_id)
+    tokens = web.accounts().api_tokens(reader.user_id)
     return json_response(request, {"tokens": [_token(token) for token in tokens]}, web)
 
 
@@ -41,7 +41,7 @@ def my_tokens(request: Request, reader: SignedIn, web: Web) -> Response:
                responses={204: {"description": "Revoked"}, **schemas.problem_responses(401, 403, 404)})
 def revoke_token(reader: CanWrite, web: Web,
                  token_id: int = Path(description="the token's id (from GET /api/v1/me/tokens)")) -> Response:
-    web.papercast.accounts().revoke_api_token(reader.user_id, token_id)
+    web.accounts().revoke_api_token(reader.user_id, token_id)
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 

@@ -35,7 +35,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 def _mark(request: Request, web: WebContext, user_id: int, paper_id: str, mark: Mark, on: bool) -> Response:
     client = request.client.host if request.client else "unknown"
-    standing = web.papercast.votes().mark(user_id, paper_id, mark, on, client)
+    standing = web.votes().mark(user_id, paper_id, mark, on, client)
     return json_response(request, mark_result(paper_id, standing), web, store=False)
 
 
@@ -70,7 +70,7 @@ def my_library(request: Request, reader: SignedIn, web: Web, offset: Offset = 0,
                format: Annotated[Literal["json", "bibtex"], Query(
                    description="json (one page), or bibtex (the whole library, as a .bib file)")] = "json",
                ) -> Response:
-    votes = web.papercast.votes()
+    votes = web.votes()
     if format == "bibtex":
         library = votes.export(reader.user_id)
         return Response(bibtex_entries(entry.paper for entry in library.entries),
@@ -86,6 +86,6 @@ def my_library(request: Request, reader: SignedIn, web: Web, offset: Offset = 0,
             responses=schemas.responses(schemas.TrendingList, 400))
 def trending(request: Request, web: Web, offset: Offset = 0, limit: Limit = 20,
              window: TrendingWindow = Window.TRENDING) -> Response:
-    page = web.papercast.trending.listing(window, offset, limit)
+    page = web.trending.listing(window, offset, limit)
     links = offset_links(request, offset, limit, page.total)
     return json_response(request, trending_results(page, links), web, links)

@@ -50,7 +50,7 @@ def recent_feed(request: Request, web: Web) -> Response:
 @router.get("/trending.atom", summary="Feed of trending papers", response_class=Response,
             responses=RESPONSES)
 def trending_feed(request: Request, web: Web, window: TrendingWindow = Window.TRENDING) -> Response:
-    page = web.papercast.trending.listing(window, 0, web.config.feed_size)
+    page = web.trending.listing(window, 0, web.config.feed_size)
     if window is Window.TRENDING:
         path, html_path, title = "/feeds/trending.atom", "/", "papercast: trending papers"
     else:

@@ -28,7 +28,7 @@ DELETE_CONFIRMATION = "delete"
 
 
 def _accounts(web: WebContext) -> AccountService:
-    return web.papercast.accounts()
+    return web.accounts()
 
 
 def _page(request: Request, web: WebContext, template: str, context: dict[str, Any],

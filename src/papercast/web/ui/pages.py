@@ -34,7 +34,7 @@ def home(request: Request, web: Web, page: PageNumber = 1,
         listing = web.listings.recent(None, offset, size)
         papers, total, has_next, since = listing.papers, listing.total, listing.has_next, None
     else:
-        trending = web.papercast.trending.listing(tab, offset, size)
+        trending = web.trending.listing(tab, offset, size)
         papers = tuple(entry.paper for entry in trending.entries)
         total, has_next, since = trending.total, trending.has_next, trending.since
     return render(request, "home.html", {
@@ -49,5 +49,5 @@ def about(request: Request, web: Web) -> Response:
     # The numbers the page explains are the ones search and trending use.
     return render(request, "about.html", {"active": "about", "fusion": FusionWeights(),
                                           "lexical": LEXICAL_ENCODER_WEIGHTS,
-                                          "trending": web.papercast.trending.parameters, "epoch": EPOCH,
+                                          "trending": web.trending.parameters, "epoch": EPOCH,
                                           "windows": {w.value: w.days for w in Window if w.days}})

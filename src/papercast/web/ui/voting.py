@@ -45,11 +45,11 @@ def listing_context(request: Request, web: WebContext, papers: Sequence[Paper]) 
     """`standings` (each paper's points, and whether the reader upvoted or saved it) and `voting`,
     for templates that list papers."""
     paper_ids = [paper.paper_id for paper in papers]
-    standings = web.papercast.trending.standings(paper_ids)
+    standings = web.trending.standings(paper_ids)
     reader = session_reader(request)
     if reader is None:
         return {"standings": standings, "voting": Voting(signed_in=False)}
-    marks = web.papercast.votes().marks(reader.user_id, paper_ids)
+    marks = web.votes().marks(reader.user_id, paper_ids)
     marked = {paper_id: replace(standing, upvoted=Mark.UPVOTE in marks.get(paper_id, ()),
                                 saved=Mark.SAVE in marks.get(paper_id, ()))
               for paper_id, standing in standings.items()}
@@ -78,7 +78,7 @@ def _mark_form(request: Request, web: WebContext, paper_id: str, mark: Mark,
     if reader is None:
         return _see_other("/sign-in")
     client = request.client.host if request.client else "unknown"
-    web.papercast.votes().mark(reader.user_id, paper_id, mark, fields.get("on", "1") != "0", client)
+    web.votes().mark(reader.user_id, paper_id, mark, fields.get("on", "1") != "0", client)
     return _see_other(safe_return(fields.get("next", "")))
 
 
@@ -99,7 +99,7 @@ def library_page(request: Request, web: Web, page: PageNumber = 1) -> Response:
     if reader is None:
         return _see_other("/sign-in")
     size = web.config.page_size
-    library = web.papercast.votes().library(reader.user_id, page_offset(page, size), size)
+    library = web.votes().library(reader.user_id, page_offset(page, size), size)
     papers = [entry.paper for entry in library.entries]
     return web.templates.TemplateResponse(request, "library.html", {
         "active": "library", "library": library, "page_number": page,
@@ -110,14 +110,14 @@ def library_page(request: Request, web: Web, page: PageNumber = 1) -> Response:
 @router.get("/library.bib")
 def library_bibtex(reader: SignedIn, web: Web) -> Response:
     """The whole library as BibTeX, newest save first."""
-    library = web.papercast.votes().export(reader.user_id)
+    library = web.votes().export(reader.user_id)
     body = bibtex_entries(entry.paper for entry in library.entries)
     return Response(body, media_type="application/x-bibtex; charset=utf-8", headers=_download("bib"))
 
 
 @router.get("/library.json")
 def library_json(reader: SignedIn, web: Web) -> Response:
-    library = web.papercast.votes().export(reader.user_id)
+    library = web.votes().export(reader.user_id)
     body = json.dumps({"papers": library_entries(library), "total": library.total}, ensure_ascii=False,
                       indent=1)
     return Response(body, media_type="application/json", headers=_download("json"))

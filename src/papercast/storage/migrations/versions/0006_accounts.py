@@ -1,7 +1,7 @@
 """Readers' accounts: users, sessions, API tokens, single-use links, and the install's own keys.
 
-Revision ID: 0005_accounts
-Revises: 0004_mail_outbox
+Revision ID: 0006_accounts
+Revises: 0005_coordination
 Create Date: 2026-12-04
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_accounts"
-down_revision = "0004_mail_outbox"
+revision = "0006_accounts"
+down_revision = "0005_coordination"
 branch_labels = None
 depends_on = None
 
