@@ -14,6 +14,7 @@ from papercast.domain.mail import Claim, Envelope, MailRequest, QueuedMail, Rece
 from papercast.domain.operations import HealthStatus, JobStats
 from papercast.domain.papers import Outcome, Paper
 from papercast.domain.query import ParsedQuery, TextSegment
+from papercast.domain.subscriptions import Preferences, Subscriber, SubscriberState
 
 
 class PaperSource(Protocol):
@@ -211,6 +212,42 @@ class AccountReading(Protocol):
     def reading(self) -> AbstractContextManager[AccountRecords]: ...
 
 
+class SubscriberRecords(Protocol):
+    """Digest subscribers and their topics, read and written in one transaction."""
+
+    def add(self, email: str, state: SubscriberState, preferences: Preferences, *, link_key: str, source: str,
+            now: datetime, name: str = "", user_id: int | None = None,
+            consented_at: datetime | None = None) -> Subscriber | None: ...
+
+    def by_id(self, subscriber_id: int) -> Subscriber | None: ...
+
+    def by_email(self, email: str) -> Subscriber | None: ...
+
+    def by_user(self, user_id: int) -> Subscriber | None: ...
+
+    def page(self, *, states: Collection[SubscriberState] = (), after_id: int = 0,
+             limit: int = 1000) -> list[Subscriber]: ...
+
+    def state_counts(self) -> dict[str, int]: ...
+
+    def set_preferences(self, subscriber_id: int, preferences: Preferences, now: datetime, *,
+                        requested: bool = False) -> None: ...
+
+    def set_state(self, subscriber_id: int, state: SubscriberState, now: datetime, *, reason: str = "",
+                  consented_at: datetime | None = None) -> None: ...
+
+    def set_owner(self, subscriber_id: int, *, name: str | None = None,
+                  user_id: int | None = None) -> None: ...
+
+    def forget(self, subscriber_id: int, now: datetime, new_link_key: str) -> None: ...
+
+
+class SubscriberReading(Protocol):
+    """Subscriber reads outside a unit of work."""
+
+    def reading(self) -> AbstractContextManager[SubscriberRecords]: ...
+
+
 class Transaction(Protocol):
     """One unit of work's stores, all writing in the same transaction; stores that are not parts
     of it join through `connection` (the mail queue does)."""
@@ -226,6 +263,9 @@ class Transaction(Protocol):
 
     @property
     def accounts(self) -> AccountRecords: ...
+
+    @property
+    def subscribers(self) -> SubscriberRecords: ...
 
     @property
     def connection(self) -> Any: ...

@@ -4,9 +4,9 @@ causes commit together or not at all.
 `SqlUnitOfWork.begin()` opens a write transaction (`BEGIN IMMEDIATE` on SQLite) and yields a
 `SqlTransaction` whose parts write on its one connection: `papers` (the paper write batch, which
 takes the change counter's lock on first use), `jobs` (enqueue), `mail` (queue a message in
-the outbox) and `accounts` (users, sessions, tokens, single-use links). Other stores join
-through `connection`: their functions take a SQLAlchemy `Connection`. Leaving the block
-commits; an exception rolls everything back.
+the outbox), `accounts` (users, sessions, tokens, single-use links) and `subscribers` (digest
+subscriptions). Other stores join through `connection`: their functions take a SQLAlchemy
+`Connection`. Leaving the block commits; an exception rolls everything back.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from papercast.storage.accounts import SqlAccountRecords
 from papercast.storage.engine import write_transaction
 from papercast.storage.jobs import EnqueueHook, insert_job
 from papercast.storage.papers import PaperWriteBatch
+from papercast.storage.subscribers import SqlSubscriberRecords
 
 
 class TransactionJobs:
@@ -68,6 +69,7 @@ class SqlTransaction:
         self.now = now
         self.jobs = TransactionJobs(connection, now)
         self.accounts = SqlAccountRecords(connection)
+        self.subscribers = SqlSubscriberRecords(connection)
         self._papers: PaperWriteBatch | None = None
         self._mail_queue = mail_queue
         self._mail: TransactionMail | None = None
