@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from papercast.services.accounts import AccountService
     from papercast.services.mail import OutboxSender
     from papercast.services.search import SearchService, SearchTuning
+    from papercast.services.subscriptions import SubscriptionService
     from papercast.storage.embeddings import SqlEmbeddingStore
     from papercast.storage.outbox import SqlMailOutbox
     from papercast.web.context import BackgroundWorker, WebServices
@@ -83,6 +84,7 @@ class Papercast:
     _signer: TokenSigner | None = field(default=None, init=False, repr=False)
     _accounts: AccountService | None = field(default=None, init=False, repr=False)
     _accounts_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _subscriptions: SubscriptionService | None = field(default=None, init=False, repr=False)
 
     def http_client(self) -> PoliteHttpClient:
         """A polite HTTP client for harvests, spaced and retried as the settings say; the spacing
@@ -196,7 +198,7 @@ class Papercast:
             catalog=self.catalog, listings=self.listings, health=SqlHealthCheck(self.engine),
             operations=operations, config=WebConfig.from_settings(self.settings),
             monotonic=self.clock.monotonic, accounts=self.accounts, signer=self.signer,
-            search_backend=search_backend, worker=worker)
+            subscriptions=self.subscriptions, search_backend=search_backend, worker=worker)
 
     def served_web(self, *, with_worker: bool) -> WebServices:
         """What `papercast serve` runs: the web services over the real search backend and,
@@ -273,6 +275,31 @@ class Papercast:
                 self._accounts = AccountService(self.units, SqlAccountStore(self.engine), self.mail_queue(),
                                                 signer, self.clock, policy)
             return self._accounts
+
+    def subscriptions(self) -> SubscriptionService:
+        """Digest subscriptions: subscribe, confirm, preferences, unsubscribe, import; built on
+        first use (it needs the key)."""
+        signer = self.signer()
+        with self._accounts_lock:
+            if self._subscriptions is None:
+                from papercast.domain.mail import parse_mailbox
+                from papercast.domain.subscriptions import SubscriptionPolicy
+                from papercast.services.subscriptions import SubscriptionService
+                from papercast.storage.accounts import SqlAccountStore
+                from papercast.storage.subscribers import SqlSubscriberStore
+
+                s = self.settings
+                sender = parse_mailbox(s.mail_from, "PAPERCAST_MAIL_FROM").address
+                policy = SubscriptionPolicy(
+                    confirm_max_age=timedelta(hours=s.subscribe_confirm_hours),
+                    preferences_max_age=timedelta(days=s.preferences_link_days),
+                    per_address_per_day=s.subscribe_per_address_per_day,
+                    per_ip_per_hour=s.subscribe_per_ip_per_hour,
+                    unsubscribe_mailto=s.unsubscribe_mailto or sender)
+                self._subscriptions = SubscriptionService(
+                    self.units, SqlSubscriberStore(self.engine), SqlAccountStore(self.engine), signer,
+                    self.clock, policy, base_url=s.public_base_url)
+            return self._subscriptions
 
     def close(self) -> None:
         if self._follower is not None:

@@ -141,9 +141,18 @@ class JobWriter(Protocol):
 
 class MailWriter(Protocol):
     """Queues mail inside a unit of work: the message commits with the change that causes it.
-    Queueing a request whose idempotency key is queued already adds nothing and answers None."""
+    Queueing a request whose idempotency key is queued already adds nothing and answers None.
+    Cancelling and forgetting mail likewise commit with the change that causes them."""
 
     def enqueue(self, request: MailRequest) -> QueuedMail | None: ...
+
+    def cancel(self, address: str, kinds: Collection[str], reason: str) -> int:
+        """Retire the queued (not yet sending) messages of `kinds` to `address` as expired; how many."""
+        ...
+
+    def forget_recipient(self, address: str) -> int:
+        """Delete every message to `address`, sent or not; how many."""
+        ...
 
 
 class AccountRecords(Protocol):

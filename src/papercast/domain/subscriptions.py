@@ -16,6 +16,7 @@ from functools import cache
 from papercast.domain.accounts import normalise_email
 from papercast.domain.errors import Conflict, InvalidInput
 from papercast.domain.query import parse_query
+from papercast.domain.tokens import InvalidToken
 
 CONFIRM_PURPOSE = "confirm-subscription"  # single-use links in confirmation mail (link_tokens)
 UNSUBSCRIBE_PURPOSE = "unsubscribe"  # never expires: old digests must keep working
@@ -33,6 +34,10 @@ _NOT_ZONES = frozenset({"Factory", "localtime"})
 # or a topic (they end up in mail headers and links; one line each).
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # a tab is a space
 _CATEGORY = re.compile(r"[A-Za-z-]+(?:\.[A-Za-z-]+)?")
+
+
+class SupersededLink(InvalidToken):
+    """A confirmation link older than the address's latest subscribe request."""
 
 
 class SubscriberState(StrEnum):
@@ -258,9 +263,11 @@ def _zone_names() -> dict[str, str]:
     return {name.lower(): name for name in zoneinfo.available_timezones() if name not in _NOT_ZONES}
 
 
-def parse_preferences(*, topics: Sequence[str] = (), frequency: str = Frequency.DAILY.value,
-                      send_hour: object = DEFAULT_SEND_HOUR,
+def parse_preferences(*, topics: Sequence[str] = (), categories: Sequence[str] = (),
+                      frequency: str = Frequency.DAILY.value, send_hour: object = DEFAULT_SEND_HOUR,
                       time_zone: str = DEFAULT_TIME_ZONE) -> Preferences:
-    """Preferences from what a reader or a file gave; InvalidInput naming the first bad field."""
-    return Preferences(parse_topics(topics), parse_frequency(frequency), parse_send_hour(send_hour),
-                       parse_time_zone(time_zone or DEFAULT_TIME_ZONE))
+    """Preferences from what a reader or a file gave (categories become `cat:` topics after the
+    others); InvalidInput naming the first bad field."""
+    chosen = [category_topic(category) for category in categories]
+    return Preferences(parse_topics([*topics, *chosen]), parse_frequency(frequency),
+                       parse_send_hour(send_hour), parse_time_zone(time_zone or DEFAULT_TIME_ZONE))

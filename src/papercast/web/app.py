@@ -25,6 +25,7 @@ from papercast.web.api import accounts as api_accounts
 from papercast.web.api import docs as api_docs
 from papercast.web.api import routes as api_routes
 from papercast.web.api import schemas
+from papercast.web.api import subscriptions as api_subscriptions
 from papercast.web.context import BackgroundWorker, WebConfig, WebContext, WebServices
 from papercast.web.cors import ReadOnlyCorsMiddleware
 from papercast.web.csrf import CsrfMiddleware
@@ -40,7 +41,7 @@ from papercast.web.ratelimit import RateLimitMiddleware, TokenBuckets
 from papercast.web.readers import ReaderMiddleware
 from papercast.web.search import CatalogSearch, WebSearch
 from papercast.web.templating import STATIC_DIR, build_templates
-from papercast.web.ui import accounts, pages, papers, search
+from papercast.web.ui import accounts, pages, papers, search, subscriptions
 
 log = logging.getLogger("papercast.web")
 
@@ -63,8 +64,9 @@ def create_app(services: WebServices) -> FastAPI:
     app.state.web = context
     app.include_router(api_routes.router, prefix="/api/v1")
     app.include_router(api_accounts.router, prefix="/api/v1")
-    for router in (pages.router, search.router, papers.router, accounts.router, api_docs.router,
-                   feed_routes.router, health_router):
+    app.include_router(api_subscriptions.router, prefix="/api/v1")
+    for router in (pages.router, search.router, papers.router, accounts.router, subscriptions.router,
+                   api_docs.router, feed_routes.router, health_router):
         app.include_router(router)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
@@ -90,7 +92,8 @@ def _context(services: WebServices) -> WebContext:
     return WebContext(catalog=services.catalog, listings=listings, search=WebSearch(backend, listings),
                       templates=build_templates(), metrics=HttpMetrics(), config=services.config,
                       health=services.health, operations=services.operations,
-                      accounts=services.accounts, signer=services.signer)
+                      accounts=services.accounts, signer=services.signer,
+                      subscriptions=services.subscriptions)
 
 
 def _buckets(config: WebConfig, monotonic: Callable[[], float]) -> TokenBuckets | None:

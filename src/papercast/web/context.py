@@ -18,6 +18,7 @@ from papercast.services.accounts import AccountService
 from papercast.services.catalog import CatalogService
 from papercast.services.listings import MAX_LIMIT, ListingService
 from papercast.services.operations import OperationsService
+from papercast.services.subscriptions import SubscriptionService
 from papercast.settings import DEFAULT_BASE_URL, Settings
 from papercast.web.metrics import HttpMetrics
 from papercast.web.search import WebSearch
@@ -67,6 +68,7 @@ class WebServices:
     monotonic: Callable[[], float]
     accounts: Callable[[], AccountService]  # built on first use: it needs the signing key
     signer: Callable[[], TokenSigner]
+    subscriptions: Callable[[], SubscriptionService]  # built on first use, like accounts
     search_backend: SearchBackend | None = None
     worker: BackgroundWorker | None = None
 
@@ -83,6 +85,7 @@ class WebContext:
     operations: OperationsService
     accounts: Callable[[], AccountService]
     signer: Callable[[], TokenSigner]
+    subscriptions: Callable[[], SubscriptionService]
 
 
 def web_context(request: Request) -> WebContext:
