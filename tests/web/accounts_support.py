@@ -16,6 +16,11 @@ _LINK = re.compile(r"https?://[^/\s]+(/sign-in/confirm\?token=[A-Za-z0-9_.=-]+)"
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
 
+def browser(client: TestClient) -> TestClient:
+    """Another browser on the same app (the same response cache)."""
+    return TestClient(client.app, follow_redirects=False)
+
+
 def send_mail(papercast: Papercast, mailer: MemoryMailer) -> list[EmailMessage]:
     """Send what the outbox holds through `mailer`; the messages sent now, parsed."""
     before = len(mailer.delivered)

@@ -11,7 +11,20 @@ from fastapi.testclient import TestClient
 from web_corpus import make_papercast
 
 from papercast.bootstrap import Papercast
+from papercast.mail.memory import MemoryMailer
 from papercast.web.app import create_app
+from support.clock import ManualClock
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def mailer() -> MemoryMailer:
+    """Where the account and subscription tests send the outbox to read the links in it."""
+    return MemoryMailer()
 
 
 @pytest.fixture
