@@ -183,6 +183,7 @@ def test_the_form_answers_alike_for_every_address_state(client: TestClient, site
     assert all("subscribed already" in text_of(m) for m in already)
     assert all(preferences_link_in(m) for m in already)
     assert state_of(site, "confirmed@example.org") is S.CONFIRMED  # a stranger cannot change it
+    assert subscriber_of(site, "confirmed@example.org").preferences == Preferences()  # nor its topics
     assert state_of(site, "paused@example.org") is S.PAUSED
     assert state_of(site, "gone@example.org") is S.UNCONFIRMED  # double opt-in again
     assert state_of(site, "bounced@example.org") is S.UNCONFIRMED
