@@ -8,9 +8,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from papercast.domain.accounts import ApiTokenInfo, LinkRecord, Reader, Scope, SessionInfo, User, UserState
+from papercast.domain.digests import DeliveryState, DigestPeriod, PlannedDelivery, SettledDelivery
 from papercast.domain.ingest import SourceItem, ValidatedBatch
 from papercast.domain.jobs import Job, JobEvent, JobState
-from papercast.domain.mail import Claim, Envelope, MailRequest, QueuedMail, Receipt, Settlement
+from papercast.domain.mail import Claim, Envelope, MailRequest, PreparedMail, QueuedMail, Receipt, Settlement
 from papercast.domain.operations import HealthStatus, JobStats
 from papercast.domain.papers import Outcome, Paper
 from papercast.domain.query import ParsedQuery, TextSegment
@@ -568,3 +569,48 @@ class VectorChangeFeed(Protocol):
     def pending_count(self, model_id: str) -> int: ...
 
     def changed_since(self, model_id: str, embedding_seq: int, limit: int = ...) -> VectorChangeBatch: ...
+
+
+class TrendingSince(Protocol):
+    """The papers first announced since an instant, most points first (the trending service's
+    `today`/`week` lists, for an instant other than now)."""
+
+    def since(self, start: datetime, limit: int) -> list[Paper]: ...
+
+
+class TopicMatcher(Protocol):
+    """Those of `paper_ids` a saved search matches, best first (the keyword index)."""
+
+    def matching(self, topic: str, paper_ids: Sequence[str], limit: int) -> list[str]: ...
+
+
+class PersonalPicks(Protocol):
+    """Papers picked for one reader (recommendations, issue #13): the digest's last section."""
+
+    def picks(self, subscriber: Subscriber, period: DigestPeriod, limit: int) -> list[Paper]: ...
+
+
+class DigestStore(Protocol):
+    """Digest deliveries per subscriber and period (`storage.digests`); `add` joins a unit of work."""
+
+    def add(self, connection: Any, delivery: PlannedDelivery, now: datetime) -> bool: ...
+
+    def planned(self, keys: Sequence[tuple[int, str]]) -> set[tuple[int, str]]: ...
+
+    def announced(self, first: date, last: date) -> list[str]: ...
+
+    def finished(self, limit: int) -> list[SettledDelivery]: ...
+
+    def settle(self, delivery: SettledDelivery, now: datetime) -> bool: ...
+
+    def recent_outcomes(self, subscriber_id: int, limit: int) -> list[tuple[DeliveryState, int | None]]: ...
+
+    def counts(self, period: str) -> dict[str, int]: ...
+
+    def latest_period(self) -> str | None: ...
+
+
+class MailPreparer(Protocol):
+    """Renders and builds a message without queueing it (a preview)."""
+
+    def prepare(self, request: MailRequest) -> PreparedMail: ...

@@ -477,6 +477,19 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "operator to unsubscribe the sender: `papercast subscribers remove`). Empty: the address "
                 "of PAPERCAST_MAIL_FROM.",
                 rule=Rule("empty, or an address like unsubscribe@example.org", _optional_mailbox)),
+    SettingSpec("digest_skip_empty", bool, True,
+                "Whether a digest with no paper in it is skipped (recorded as `skipped_empty`, nothing "
+                "sent), as on days arXiv announces nothing.", rule=Rule("true or false", _any)),
+    SettingSpec("digest_papers_per_section", int, 5,
+                "Papers in each section of a digest: trending, each topic, personal picks.", minimum=1),
+    SettingSpec("digest_abstract_chars", int, 400,
+                "Characters of each abstract a digest shows (cut at a word, with an ellipsis).", minimum=80),
+    SettingSpec("digest_suppress_after", int, 1,
+                "Digests in a row refused with a permanent (5xx) reply after which the address is "
+                "suppressed: it gets nothing until its owner subscribes again.", minimum=1),
+    SettingSpec("digest_plan_minutes", int, 5,
+                "How often the worker plans the digests that are due (a cluster task); a digest goes out "
+                "at most this long after its send hour.", minimum=1),
 )
 
 _SPECS = {spec.name: spec for spec in SETTINGS}
@@ -555,6 +568,11 @@ class Settings:
     subscribe_per_ip_per_hour: int
     preferences_link_days: int
     unsubscribe_mailto: str
+    digest_skip_empty: bool
+    digest_papers_per_section: int
+    digest_abstract_chars: int
+    digest_suppress_after: int
+    digest_plan_minutes: int
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, config_file: Path | None = None,

@@ -437,3 +437,24 @@ subscriber_topics = Table(
     Column("query", String(200), nullable=False),
     PrimaryKeyConstraint("subscriber_id", "position", name="pk_subscriber_topics"),
 )
+
+# One digest per subscriber and period (`2026-12-03`, `2026-W49`): planned once (the primary key
+# refuses a second), then its outbox message's final outcome copied back for bounces and status.
+digest_deliveries = Table(
+    "digest_deliveries",
+    metadata,
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("period", String(10), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("outbox_id", Integer, nullable=True),  # the mail_outbox row; none when skipped
+    Column("papers", Integer, nullable=False),
+    Column("send_at", DateTime(timezone=True), nullable=False),  # when it was due
+    Column("planned_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Column("smtp_code", Integer, nullable=True),  # the last reply of a failed or expired message
+    CheckConstraint("state IN ('queued', 'skipped_empty', 'sent', 'failed', 'expired', 'cancelled')",
+                    name="state"),
+    PrimaryKeyConstraint("subscriber_id", "period", name="pk_digest_deliveries"),
+    Index("ix_digest_deliveries_period_state", "period", "state"),
+    Index("ix_digest_deliveries_state_outbox_id", "state", "outbox_id"),
+)
