@@ -33,6 +33,8 @@ def catalog() -> list[PaperRecord]:
               on=date(2026, 12, 1), upvotes=90),
         paper(6, "Topological order in graph states", "Graph states and topology.", "quant-ph",
               on=date(2026, 12, 4)),
+        paper(7, "Diffusion on graphs, the next day", "Heat diffusion on graph states.", "cs.LG",
+              on=date(2026, 12, 4)),
     ]
 
 

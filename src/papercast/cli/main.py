@@ -6,6 +6,7 @@ import typer
 
 from papercast.cli import config as config_commands
 from papercast.cli import db as db_commands
+from papercast.cli import digests as digest_commands
 from papercast.cli import embed as embed_commands
 from papercast.cli import harvest as harvest_commands
 from papercast.cli import index as index_commands
@@ -45,6 +46,7 @@ job_commands.register(app)
 user_commands.register(app)
 subscriber_commands.register(app)
 trending_commands.register(app)
+digest_commands.register(app)
 
 
 @app.callback()
