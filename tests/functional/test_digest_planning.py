@@ -119,7 +119,39 @@ def test_refused_deliveries_suppress_the_address_and_nothing_more_goes(papercast
     report = papercast.digests().plan()
     assert (report.settled, report.suppressed) == (2, 1)
     states = {subscriber.email: subscriber.state for subscriber in papercast.subscriptions().list()}
-    assert states == {"ann@example.org": SubscriberState.SUPPRESSED, "bob@example.org": SubscriberState.CONFIRMED}
+    assert states == {"ann@example.org": SubscriberState.SUPPRESSED,
+                      "bob@example.org": SubscriberState.CONFIRMED}
     assert report.queued == 1 or report.skipped_empty == 1  # bob only
     status = papercast.digests().status("2026-12-03")[1]
     assert (status["failed"], status["sent"]) == (1, 1)
+
+
+@pytest.mark.parametrize("start", [datetime(2026, 3, 5, tzinfo=UTC), datetime(2026, 9, 24, tzinfo=UTC)])
+def test_one_digest_per_local_day_across_daylight_saving_changes(database_url: str, tmp_path: Path,
+                                                                 start: datetime) -> None:
+    """Los Angeles enters summer time on 8 March, Auckland on 27 September (the hour skipped at
+    02:00 is a subscriber's send hour); the planner runs every hour for a week."""
+    clock = ManualClock(start)
+    settings = Settings.load(env={}, data_dir=tmp_path, database_url=database_url, base_url=BASE,
+                             mail_from="papers@example.org", embedding_model="hashing",
+                             digest_skip_empty=False)
+    papercast = build(settings, clock)
+    try:
+        import_subscribers(papercast, [("la@example.org", daily(hour=2, zone="America/Los_Angeles")),
+                                       ("akl@example.org", daily(hour=2, zone="Pacific/Auckland")),
+                                       ("akl7@example.org", daily(hour=7, zone="Pacific/Auckland"))])
+        for _ in range(7 * 24):
+            papercast.digests().plan()
+            clock.advance(3600)
+        with papercast.engine.connect() as connection:
+            keys = connection.execute(select(mail_outbox.c.idempotency_key)).scalars().all()
+    finally:
+        papercast.close()
+    per_subscriber: dict[str, list[str]] = {}
+    for key in keys:
+        _, subscriber, period = key.split(":")
+        per_subscriber.setdefault(subscriber, []).append(period)
+    for periods in per_subscriber.values():
+        assert len(periods) == len(set(periods))  # never two for a local date
+        days = sorted(datetime.fromisoformat(period).date() for period in periods)
+        assert len(days) >= 6 and all((b - a).days == 1 for a, b in zip(days, days[1:], strict=False))

@@ -51,7 +51,8 @@ def papercast(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator
 
 
 def send_all(papercast: Papercast, port: int) -> None:
-    papercast.settings = replace(papercast.settings, smtp_host="127.0.0.1", smtp_port=port, smtp_security="none")
+    papercast.settings = replace(papercast.settings, smtp_host="127.0.0.1", smtp_port=port,
+                                 smtp_security="none")
     sender = papercast.outbox_sender()
     while sender.send_due(100).handled:
         pass
@@ -87,8 +88,9 @@ def test_subscribe_confirm_digest_and_one_click_unsubscribe(papercast: Papercast
             assert found, body.get_content()
             landing = client.get(found.group(1))
             token = found.group(1).split("token=", 1)[1]
-            assert client.post("/subscribe/confirm", data={"token": token,
-                                                           "csrf_token": csrf(landing.text)}).status_code == 303
+            confirmation = client.post("/subscribe/confirm",
+                                       data={"token": token, "csrf_token": csrf(landing.text)})
+            assert confirmation.status_code == 303
 
         clock.advance(11 * 3600 + 60)  # 3 December, 07:01: not yet
         assert papercast.digests().plan().queued == 0
@@ -96,7 +98,8 @@ def test_subscribe_confirm_digest_and_one_click_unsubscribe(papercast: Papercast
         assert papercast.digests().plan().queued == 2
         send_all(papercast, server.port)
         [ann_digest] = digests_to(handler, "ann@example.org")
-        assert len(digests_to(handler, "bob@example.org")) == 1 and digests_to(handler, "carol@example.org") == []
+        assert len(digests_to(handler, "bob@example.org")) == 1
+        assert digests_to(handler, "carol@example.org") == []
         message = ann_digest.message
         assert "A survey of diffusion samplers" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
