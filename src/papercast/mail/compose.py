@@ -19,8 +19,10 @@ from papercast.mail.render import RenderedMail
 
 # Headers written on one line as they are: mail providers read their URLs (RFC 8058), and the
 # standard folding turns a URL longer than a line into encoded words no provider decodes
-# (folding it at all has broken DKIM for relays that sign later: reliability.md E13).
-ONE_LINE_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+# (folding it at all has broken DKIM for relays that sign later: reliability.md E13). A
+# Message-ID longer than a line (a digest's, with a large subscriber id) would be folded before
+# its `<`, and receivers that compare ids to drop duplicates then see a leading space.
+ONE_LINE_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "message-id"})
 MAX_HEADER_LINE = 998  # RFC 5322 2.1.1, without the CRLF
 
 

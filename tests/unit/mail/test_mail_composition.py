@@ -164,3 +164,12 @@ def test_list_unsubscribe_stays_one_unencoded_line_however_long_its_url() -> Non
     assert max(len(line) for line in lines if line.startswith("X-Long")) <= 78  # other headers still fold
     message = parsed(text)
     assert message["List-Unsubscribe"].startswith(f"<{url}>")
+
+
+def test_a_long_message_id_stays_on_its_header_line() -> None:
+    keyed = MailRequest(to="reader@example.org", template="note", context=CONTEXT,
+                        idempotency_key="digest:1000000:2026-12-03")
+    prepared = queue().prepare(keyed)
+    assert len("Message-ID: " + prepared.message_id) > 78
+    assert f"Message-ID: {prepared.message_id}" in prepared.message.split("\r\n")
+    assert parsed(prepared.message)["Message-ID"] == prepared.message_id
