@@ -74,7 +74,7 @@ def environment(database_url: str, data_dir: Path, **settings: str) -> dict[str,
     base = {key: value for key, value in os.environ.items() if not key.startswith("PAPERCAST_")}
     values = {"database_url": database_url, "data_dir": str(data_dir), "embedding_model": "hashing",
               "base_url": "https://papers.example.org", "mail_from": "Papercast <papers@example.org>",
-              "log_level": "WARNING", **settings}
+              "log_level": "WARNING", "web_rate_limit_per_minute": "0", **settings}
     return {**base, **{f"PAPERCAST_{name.upper()}": value for name, value in values.items()}}
 
 
