@@ -106,13 +106,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(database_url: str, data_dir: Path, workers: int,
-                 cache_entries: int | None) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(database_url: str, data_dir: Path, workers: int, cache_entries: int | None,
+                 extra_settings: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("PAPERCAST_")},
            "PAPERCAST_DATABASE_URL": database_url, "PAPERCAST_DATA_DIR": str(data_dir),
            "PAPERCAST_WEB_RATE_LIMIT_PER_MINUTE": "0", "PAPERCAST_LOG_LEVEL": "WARNING",
-           **{f"PAPERCAST_{name.upper()}": value for name, value in BENCH_SETTINGS.items()}}
+           **{f"PAPERCAST_{name.upper()}": value for name, value in BENCH_SETTINGS.items()},
+           **{f"PAPERCAST_{name.upper()}": value for name, value in (extra_settings or {}).items()}}
     if cache_entries is not None:
         env["PAPERCAST_WEB_RESPONSE_CACHE_ENTRIES"] = str(cache_entries)
     log = (data_dir / "server.log").open("wb")
@@ -206,7 +207,8 @@ def summarize(latencies: list[float], errors: dict[str, int], seconds: float) ->
         return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 1)
 
     return {"requests": len(ordered), "requests_per_second": round(len(ordered) / seconds, 1),
-            "p50_ms": percentile(0.50), "p90_ms": percentile(0.90), "p99_ms": percentile(0.99),
+            "p50_ms": percentile(0.50), "p90_ms": percentile(0.90), "p95_ms": percentile(0.95),
+            "p99_ms": percentile(0.99),
             "max_ms": round(ordered[-1] * 1000, 1) if ordered else None, "non_200": errors}
 
 

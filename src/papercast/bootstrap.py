@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -20,6 +22,8 @@ from papercast.clock import Clock, SystemClock
 from papercast.domain.announcements import AnnouncementCalendar, parse_holidays
 from papercast.domain.errors import PapercastError
 from papercast.domain.following import FollowedSource, parse_followed_sources
+from papercast.domain.trending import TrendingParameters
+from papercast.domain.votes import VoteLimits
 from papercast.ports import Embedder, HarvestSources, Mailer, SearchBackend
 from papercast.services.catalog import CatalogService
 from papercast.services.embedding import EmbeddingService
@@ -27,6 +31,8 @@ from papercast.services.following import FollowService
 from papercast.services.harvest import HarvestService
 from papercast.services.ingest import IngestService
 from papercast.services.listings import ListingService
+from papercast.services.trending import TrendingService
+from papercast.services.votes import VoteService
 from papercast.settings import Settings
 from papercast.sources.harvest_sources import HttpHarvestSources
 from papercast.sources.http import HttpPolicy, PoliteHttpClient
@@ -37,6 +43,7 @@ from papercast.storage.engine import create_database_engine
 from papercast.storage.jobs import SqlJobStore
 from papercast.storage.listings import SqlListingQueries
 from papercast.storage.papers import SqlPaperRepository
+from papercast.storage.popularity import SqlPopularityQueries
 from papercast.storage.request_turns import SqlRequestTurns
 from papercast.storage.unit_of_work import SqlUnitOfWork
 
@@ -54,6 +61,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("papercast.bootstrap")
 
+ADDRESS_KEY_NAME = "vote-address-hash"  # keys the hashes of client addresses in `vote_actions`
 SIGNING_KEY_NAME = "token-signing"  # the install's own key, in `instance_keys`
 
 
@@ -78,6 +86,8 @@ class Papercast:
     followed_sources: tuple[FollowedSource, ...]
     # Queues templated mail in a caller's transaction (built once, on first use).
     mail_queue: Callable[[], TemplatedMailQueue]
+    trending: TrendingService
+    _votes: VoteService | None = field(default=None, init=False, repr=False)
     _embedder: Embedder | None = field(default=None, init=False, repr=False)
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _follower: IndexFollower | None = field(default=None, init=False, repr=False)
@@ -105,6 +115,13 @@ class Papercast:
             yield HttpHarvestSources(client, self.settings.oai_base_url, self.settings.hf_daily_url)
         finally:
             client.close()
+
+    def votes(self) -> VoteService:
+        """Upvotes, saves and libraries; built on first use (it reads the install's address key)."""
+        with self._embedder_lock:
+            if self._votes is None:
+                self._votes = build_votes(self)
+            return self._votes
 
     def embedding_store(self) -> SqlEmbeddingStore:
         # Imported here: numpy (and any encoder) loads only in processes that use embeddings.
@@ -198,7 +215,8 @@ class Papercast:
             catalog=self.catalog, listings=self.listings, health=SqlHealthCheck(self.engine),
             operations=operations, config=WebConfig.from_settings(self.settings),
             monotonic=self.clock.monotonic, accounts=self.accounts, signer=self.signer,
-            subscriptions=self.subscriptions, search_backend=search_backend, worker=worker)
+            subscriptions=self.subscriptions, trending=self.trending, votes=self.votes,
+            search_backend=search_backend, worker=worker)
 
     def served_web(self, *, with_worker: bool) -> WebServices:
         """What `papercast serve` runs: the web services over the real search backend and,
@@ -317,7 +335,8 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
     engine = database_engine(settings)
     if prepare_schema:
         ensure_schema(engine)
-    papers = SqlPaperRepository(engine, clock)
+    trending = trending_parameters(settings)
+    papers = SqlPaperRepository(engine, clock, trending)
     cursors = SqlCursorStore(engine, clock)
     job_enqueued = threading.Event()
 
@@ -325,9 +344,14 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
     def mail_queue() -> TemplatedMailQueue:  # built on first use: templates load where mail is queued
         return _templated_mail_queue(settings, engine, clock)
 
-    units = SqlUnitOfWork(engine, clock, on_enqueue=job_enqueued.set, mail_queue=mail_queue)
+    units = SqlUnitOfWork(engine, clock, on_enqueue=job_enqueued.set, mail_queue=mail_queue,
+                          trending=trending)
+    # SQLite has one write lock, which a vote needs too: there ingest writes in short sub-batches.
+    # PostgreSQL locks rows, so votes do not wait for ingest, which writes whole batches (faster).
+    one_writer = engine.dialect.name == "sqlite"
     ingest = IngestService(units, batch_size=settings.ingest_batch_size,
-                           read_ahead=ProcessReadAhead(settings.ingest_read_ahead_mb * 2**20))
+                           read_ahead=ProcessReadAhead(settings.ingest_read_ahead_mb * 2**20),
+                           reads=papers if one_writer else None, clock=clock)
     harvest = HarvestService(ingest, cursors)
     calendar = AnnouncementCalendar(parse_holidays(settings.harvest_holidays))
     return Papercast(
@@ -346,7 +370,39 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
         following=FollowService(harvest, cursors, calendar, clock, first_days=settings.harvest_first_days),
         followed_sources=parse_followed_sources(settings.harvest_follow),
         mail_queue=mail_queue,
+        trending=TrendingService(SqlPopularityQueries(engine, monotonic=clock.monotonic), units, clock,
+                                 trending),
     )
+
+
+def trending_parameters(settings: Settings) -> TrendingParameters:
+    return TrendingParameters(
+        upvote_weight=settings.trending_upvote_weight, save_weight=settings.trending_save_weight,
+        external_weight=settings.trending_external_weight, tau_seconds=settings.trending_tau_hours * 3600)
+
+
+def build_votes(papercast: Papercast) -> VoteService:
+    """The vote service, with per-address limits counted by a keyed hash of the address: the key
+    is the install's own (in the database, shared by every process; read at the first vote), so
+    the hashes cannot be reversed by hashing every IPv4 address."""
+    from papercast.storage.instance_keys import load_or_create_key
+    from papercast.storage.votes import SqlVoteStore
+
+    s = papercast.settings
+    limits = VoteLimits(per_account_per_minute=s.votes_per_account_per_minute,
+                        per_account_per_day=s.votes_per_account_per_day,
+                        per_address_per_minute=s.votes_per_address_per_minute,
+                        per_address_per_day=s.votes_per_address_per_day)
+    keys: list[bytes] = []
+
+    def hash_address(group: str) -> str:
+        if not keys:
+            keys.append(load_or_create_key(papercast.engine, ADDRESS_KEY_NAME, lambda: secrets.token_hex(32),
+                                           papercast.clock.now()).encode("utf-8"))
+        return hmac.new(keys[0], group.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    store = SqlVoteStore(papercast.engine, papercast.trending.parameters)
+    return VoteService(papercast.units, store, papercast.papers, papercast.clock, limits, hash_address)
 
 
 def database_engine(settings: Settings) -> Engine:

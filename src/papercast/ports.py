@@ -124,6 +124,8 @@ class PaperWrites(Protocol):
 
     def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]: ...
 
+    def max_change_seq(self) -> int: ...
+
     def save(self, changes: Sequence[tuple[Outcome, Paper]]) -> int: ...
 
     def set_cursor(self, name: str, state: dict[str, str]) -> None: ...
@@ -257,6 +259,15 @@ class SubscriberReading(Protocol):
     def reading(self) -> AbstractContextManager[SubscriberRecords]: ...
 
 
+class VoteCounting(Protocol):
+    """Whether an account's upvotes and saves count, changed with its state (a disabled
+    account's marks are kept but count for nothing)."""
+
+    def stop_counting(self, user_id: int) -> int: ...
+
+    def resume_counting(self, user_id: int) -> int: ...
+
+
 class Transaction(Protocol):
     """One unit of work's stores, all writing in the same transaction; stores that are not parts
     of it join through `connection` (the mail queue does)."""
@@ -275,6 +286,9 @@ class Transaction(Protocol):
 
     @property
     def subscribers(self) -> SubscriberRecords: ...
+
+    @property
+    def votes(self) -> VoteCounting: ...
 
     @property
     def connection(self) -> Any: ...

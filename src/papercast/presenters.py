@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from papercast.domain.papers import Paper
+from papercast.domain.trending import Standing
 
 
 def paper_as_json(paper: Paper) -> dict[str, Any]:
@@ -37,3 +38,10 @@ def paper_as_json(paper: Paper) -> dict[str, Any]:
         ],
         "content_hash": paper.content_hash,
     }
+
+
+def standing_json(standing: Standing) -> dict[str, Any]:
+    """A paper's points and what they are made of."""
+    popularity = standing.popularity
+    return {"points": standing.points, "upvotes": popularity.upvotes, "saves": popularity.saves,
+            "external_upvotes": popularity.external_upvotes}

@@ -365,6 +365,30 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto headers "
                 "are believed (the client address the rate limit counts by); `*` trusts any.",
                 rule=Rule("`*` or comma-separated IP addresses or networks", _trusted_addresses)),
+    SettingSpec("trending_upvote_weight", float, 1.0,
+                "Points one upvote by a reader of this papercast gives a paper (trending; see the about "
+                "page for the formula).", minimum=0, maximum=1000),
+    SettingSpec("trending_save_weight", float, 1.0,
+                "Points a save to a reader's library gives a paper.", minimum=0, maximum=1000),
+    SettingSpec("trending_external_weight", float, 0.5,
+                "Points one upvote elsewhere (Hugging Face daily papers) gives a paper: a wider crowd, "
+                "whose interests need not be this papercast's readers'.", minimum=0, maximum=1000),
+    SettingSpec("trending_tau_hours", float, 48.0,
+                "How many hours newer a paper must be to match ten times the points of an older one "
+                "(the score is log10(1 + points) + hours since 2020-01-01 / this). Changing a weight or "
+                "this scores every paper again (the worker, or `papercast trending rescore`).",
+                minimum=1, maximum=100_000),
+    SettingSpec("votes_per_account_per_minute", int, 10,
+                "Upvotes, saves and their removals one account may make in a minute; more get 429 with "
+                "Retry-After and change nothing. 0: no limit.", minimum=0),
+    SettingSpec("votes_per_account_per_day", int, 200,
+                "The same, per account in 24 hours. 0: no limit.", minimum=0),
+    SettingSpec("votes_per_address_per_minute", int, 30,
+                "Upvotes, saves and their removals from one network address (IPv4 address, IPv6 /64) in "
+                "a minute, whatever the accounts; several readers may share an address. 0: no limit.",
+                minimum=0),
+    SettingSpec("votes_per_address_per_day", int, 1000,
+                "The same, per network address in 24 hours. 0: no limit.", minimum=0),
     SettingSpec("base_url", str, "",
                 "Public address of this papercast (`https://papers.example.org`, a path prefix allowed). "
                 "Every absolute link and id in a feed or mail is built from it, never from a request's "
@@ -499,6 +523,14 @@ class Settings:
     web_cache_max_age: int
     web_response_cache_entries: int
     web_forwarded_allow_ips: str
+    trending_upvote_weight: float
+    trending_save_weight: float
+    trending_external_weight: float
+    trending_tau_hours: float
+    votes_per_account_per_minute: int
+    votes_per_account_per_day: int
+    votes_per_address_per_minute: int
+    votes_per_address_per_day: int
     base_url: str
     smtp_host: str
     smtp_port: int

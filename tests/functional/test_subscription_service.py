@@ -94,7 +94,8 @@ def test_a_subscribers_links_and_headers(papercast: Papercast) -> None:
     assert links.preferences_url.startswith(f"{BASE}/subscribe/preferences?token=")
     assert links.unsubscribe_mailto == "mailto:papers@example.org?subject=unsubscribe"
     both = f"<{links.unsubscribe_url}>, <{links.unsubscribe_mailto}>"
-    assert links.headers() == (("List-Unsubscribe", both), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    assert links.headers() == (("List-Unsubscribe", both),
+                               ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     token = links.unsubscribe_url.split("token=")[1]
     assert service.check_unsubscribe_link(token).id == ann.id  # it names this subscriber
     assert service.unsubscribe_by_link(token).state is S.UNSUBSCRIBED

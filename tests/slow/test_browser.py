@@ -10,6 +10,7 @@ built with `papercast index rebuild`. Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
@@ -177,7 +178,7 @@ def result_links(page: Any) -> Any:
 def test_search_from_home_then_open_a_paper(page: tuple[Any, Watch]) -> None:
     tab, _ = page
     tab.goto("/")
-    assert tab.locator("h1").first.inner_text() == "Recent papers"
+    assert tab.locator("h1").first.inner_text() == "Trending papers"
     shot(tab, "home")
     tab.fill("#q", "attention")
     tab.press("#q", "Enter")
@@ -330,23 +331,28 @@ def mailed_sign_in_path(server: LiveServer, address: str) -> str:
     raise AssertionError(f"no mail to {address} in {mail_dir}")
 
 
+def sign_in_through_the_pages(tab: Any, server: LiveServer, address: str) -> None:
+    """Ask for a link on the sign-in page, open the mailed link, press its button."""
+    tab.goto("/")
+    tab.click("header a[href='/sign-in']")
+    tab.fill("#email", address)
+    tab.click("form.account-form button[type=submit]")
+    tab.wait_for_url("**/sign-in?sent=1")
+    assert "a sign-in link is on its way" in tab.locator("main").inner_text()
+    tab.goto(mailed_sign_in_path(server, address))
+    assert address in tab.locator("h1").inner_text()
+    tab.click("form.account-form button[type=submit]")
+    tab.wait_for_url(f"{server.url}/")
+    assert tab.locator("header a[href='/settings']").count() == 1
+
+
 @pytest.mark.parametrize("javascript", [True, False], ids=["with-js", "without-js"])
 def test_sign_in_by_mail_then_sign_out(browser: Any, live_server: LiveServer, javascript: bool) -> None:
     address = f"reader-{'js' if javascript else 'nojs'}@example.org"
     context = browser.new_context(base_url=live_server.url, java_script_enabled=javascript)
     tab = context.new_page()
     try:
-        tab.goto("/")
-        tab.click("header a[href='/sign-in']")
-        tab.fill("#email", address)
-        tab.click("form.account-form button[type=submit]")
-        tab.wait_for_url("**/sign-in?sent=1")
-        assert "a sign-in link is on its way" in tab.locator("main").inner_text()
-        tab.goto(mailed_sign_in_path(live_server, address))
-        assert address in tab.locator("h1").inner_text()
-        tab.click("form.account-form button[type=submit]")
-        tab.wait_for_url(f"{live_server.url}/")
-        assert tab.locator("header a[href='/settings']").count() == 1
+        sign_in_through_the_pages(tab, live_server, address)
         session = next(cookie for cookie in context.cookies() if cookie["name"] == "papercast_session")
         assert session["httpOnly"] and session["sameSite"] == "Lax"
         tab.click("header a[href='/settings']")
@@ -362,6 +368,64 @@ def test_sign_in_by_mail_then_sign_out(browser: Any, live_server: LiveServer, ja
         tab.wait_for_url(f"{live_server.url}/")
         assert tab.locator("header a[href='/sign-in']").count() == 1
         assert not any(cookie["name"] == "papercast_session" for cookie in context.cookies())
+    finally:
+        context.close()
+
+
+# --- votes and trending -------------------------------------------------------------------------------
+
+
+def trending_order(tab: Any) -> list[str]:
+    return tab.locator(".paper-list .marks").evaluate_all("nodes => nodes.map(n => n.dataset.paper)")
+
+
+def liftable(server: LiveServer) -> str:
+    """A paper of the first trending page that one more upvote lifts above the paper ranked just
+    above it (from the API's numbers: the score is log10(1 + points) plus a recency term that a
+    vote leaves alone)."""
+    results = httpx.get(f"{server.url}/api/v1/trending?limit=20").json()["results"]
+    for above, candidate in zip(results[-2::-1], results[:0:-1], strict=True):
+        recency = candidate["score"] - math.log10(1 + candidate["points"])
+        if math.log10(2 + candidate["points"]) + recency > above["score"]:
+            return str(candidate["paper"]["id"])
+    raise AssertionError("no trending paper that one upvote lifts")
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-js", "without-js"])
+def test_upvote_lifts_a_paper_in_trending_and_taking_it_back_restores_it(
+        browser: Any, live_server: LiveServer, javascript: bool) -> None:
+    mode = "js" if javascript else "nojs"
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=javascript)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    try:
+        sign_in_through_the_pages(tab, live_server, f"voter-{mode}@example.org")
+        paper_id = liftable(live_server)
+        before = trending_order(tab)
+        button = tab.locator(f".marks[data-paper='{paper_id}'] form[data-mark='vote'] button")
+        points = float(button.locator(".points").inner_text())
+        for pressed, expected_points in (("true", points + 1), ("false", points)):
+            if javascript:
+                tab.evaluate("window.stillThisPage = true")
+                button.click()
+                tab.wait_for_selector(f".marks[data-paper='{paper_id}'] form[data-mark='vote'] "
+                                      f"button[aria-pressed='{pressed}']")
+                assert tab.evaluate("window.stillThisPage === true")  # no reload: changed in place
+                assert float(button.locator(".points").inner_text()) == expected_points
+                tab.reload()
+            else:
+                with tab.expect_navigation():
+                    button.click()
+            assert button.get_attribute("aria-pressed") == pressed
+            after = trending_order(tab)
+            if pressed == "true":
+                assert after.index(paper_id) < before.index(paper_id), (paper_id, before, after)
+                shot(tab, f"trending-upvoted-{mode}")
+            else:
+                assert after == before
+        assert errors == []
     finally:
         context.close()
 

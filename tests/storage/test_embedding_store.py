@@ -189,9 +189,9 @@ def test_embed_command_reports_progress_as_json(settings_env: dict[str, str]) ->
                            env=settings_env, catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
-    assert (report["model_id"], report["embedded"], report["remaining"]) == ("hashing-256@v1", 100, 136)
+    assert (report["model_id"], report["embedded"], report["remaining"]) == ("hashing-256@v1", 100, 166)
     result = runner.invoke(cli_app, ["embed", "--model", "hashing"], env=settings_env, catch_exceptions=False)
-    assert result.exit_code == 0 and "136 embedded, 0 remaining" in result.stdout
+    assert result.exit_code == 0 and "166 embedded, 0 remaining" in result.stdout
     result = runner.invoke(cli_app, ["embed", "--model", "bert"], env=settings_env)
     assert result.exit_code == 2 and "unknown encoder" in result.stderr
 

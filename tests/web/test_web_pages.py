@@ -27,20 +27,20 @@ def paper_links(html: str) -> list[str]:
 
 
 def test_home_lists_newest_first_and_pages(client: TestClient) -> None:
-    first = client.get("/")
+    first = client.get("/?tab=newest")
     assert first.status_code == 200
     assert first.headers["content-type"].startswith("text/html")
     assert f"{TOTAL} papers in the catalog" in first.text
     ids = paper_links(first.text)
     assert len(ids) == PAGE_SIZE and ids[0] == f"2102.{FILLER_COUNT:05d}"  # the newest filler
-    assert 'rel="next" href="/?page=2"' in first.text and 'rel="prev"' not in first.text
-    last = client.get("/?page=3")
+    assert 'rel="next" href="/?tab=newest&amp;page=2"' in first.text and 'rel="prev"' not in first.text
+    last = client.get("/?tab=newest&page=3")
     assert paper_links(last.text)[-4:] == [MATH_ID, HOSTILE_ID, OLD_STYLE_ID, LOCAL_ID]  # undated last
-    assert 'rel="prev" href="/?page=2"' in last.text and 'rel="next"' not in last.text
+    assert 'rel="prev" href="/?tab=newest&amp;page=2"' in last.text and 'rel="next"' not in last.text
 
 
 def test_home_page_beyond_the_last_is_empty_not_an_error(client: TestClient) -> None:
-    response = client.get("/?page=40")
+    response = client.get("/?tab=newest&page=40")
     assert response.status_code == 200
     assert paper_links(response.text) == []
 

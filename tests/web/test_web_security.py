@@ -23,8 +23,9 @@ EXPECTED_HEADERS = {
 }
 # Every page and feed that shows the hostile paper (title, abstract or author name).
 HOSTILE_PAGES = [
-    "/?page=3", f"/papers/{HOSTILE_ID}", "/authors/Ada%20Lovelace", "/categories/cs.LG", "/search?q=alert",
-    "/search?q=onerror", f"/papers/{MATH_ID}",  # the similar section lists the hostile paper
+    "/?tab=newest&page=3", f"/papers/{HOSTILE_ID}", "/authors/Ada%20Lovelace", "/categories/cs.LG",
+    "/search?q=alert", "/search?q=onerror",
+    f"/papers/{MATH_ID}",  # the similar section lists the hostile paper
 ]
 HOSTILE_FEEDS = ["/feeds/recent.atom", "/feeds/search.atom?q=alert", "/feeds/categories/cs.LG.atom"]
 HOSTILE_API = [f"/api/v1/papers/{HOSTILE_ID}", "/api/v1/search?q=alert", "/api/v1/categories/cs.LG"]

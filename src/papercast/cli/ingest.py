@@ -24,6 +24,9 @@ from papercast.services.ingest import IngestService
 from papercast.sources.detect import FORMATS, open_source
 
 DEMO_CORPUS = "demo-papers.jsonl"
+# Real papers with their Hugging Face upvotes (src/papercast/data/SOURCES.md): a new install
+# opens on a trending list.
+DEMO_TRENDING = "hf-daily-papers-2026-06-12.json"
 
 
 def register(root: typer.Typer) -> None:
@@ -51,15 +54,20 @@ def register(root: typer.Typer) -> None:
 
     @root.command("demo")
     def demo(force: bool = typer.Option(False, help="Load even when the catalog is not empty.")) -> None:
-        """Load the bundled demo corpus (236 neural-network papers) into an empty catalog."""
+        """Load the bundled demo data into an empty catalog: 236 neural-network papers, and 30 real
+        papers of a Hugging Face daily list with their authors, dates and upvotes (for trending)."""
         with papercast_app() as papercast:
             count = papercast.catalog.stats().papers
             if count and not force:
                 typer.echo(f"catalog holds {count} papers; demo corpus not loaded (use --force)")
                 return
-            path = Path(str(files("papercast") / "data" / DEMO_CORPUS))
-            report, errors = ingest_files(papercast.ingest, [path], "jsonl", show_progress=False)
-        print_report(report, errors, as_json=False)
+            data = files("papercast") / "data"
+            report, errors = ingest_files(papercast.ingest, [Path(str(data / DEMO_CORPUS))], "jsonl",
+                                          show_progress=False)
+            trending, trending_errors = ingest_files(papercast.ingest, [Path(str(data / DEMO_TRENDING))],
+                                                     "hf-daily", show_progress=False)
+        report.add(trending)
+        print_report(report, errors + trending_errors, as_json=False)
 
 
 @contextmanager

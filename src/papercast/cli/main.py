@@ -16,6 +16,7 @@ from papercast.cli import papers as paper_commands
 from papercast.cli import search as search_commands
 from papercast.cli import serve as serve_commands
 from papercast.cli import subscribers as subscriber_commands
+from papercast.cli import trending as trending_commands
 from papercast.cli import users as user_commands
 from papercast.cli import worker as worker_commands
 from papercast.cli.context import PapercastGroup, configure_logging, guarded, load_settings
@@ -43,6 +44,7 @@ worker_commands.register(app)
 job_commands.register(app)
 user_commands.register(app)
 subscriber_commands.register(app)
+trending_commands.register(app)
 
 
 @app.callback()

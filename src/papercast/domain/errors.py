@@ -68,3 +68,11 @@ class SchemaOutOfDate(PapercastError):
 
 class DatabaseUnavailable(PapercastError):
     """The configured database cannot be opened or reached; the message says what to check."""
+
+
+class TooManyRequests(PapercastError):
+    """A rate limit refused the request; `retry_after` is how many seconds until it would not."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)

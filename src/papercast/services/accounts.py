@@ -249,13 +249,19 @@ class AccountService:
 
     def set_state(self, email_text: str, state: UserState) -> User:
         """Disable or enable an account; disabling ends its sessions at once (its API tokens stop
-        working while it is disabled)."""
+        working while it is disabled) and takes its upvotes and saves out of every count."""
         with self._units.begin() as transaction:
             records = transaction.accounts
             user = _existing(records, email_text)
             records.set_user_state(user.id, state)
             if state is not UserState.ACTIVE:
                 records.delete_sessions(user.id)
+            # In this transaction: a disabled account's votes stop counting, and count again when
+            # it is enabled (both idempotent).
+            if state is UserState.DISABLED:
+                transaction.votes.stop_counting(user.id)
+            elif state is UserState.ACTIVE:
+                transaction.votes.resume_counting(user.id)
             changed = records.user_by_id(user.id)
         assert changed is not None
         log.info("accounts.state user=%d state=%s", user.id, state.value)

@@ -1,16 +1,22 @@
 """Ingest: validate records from any source and merge them into the catalog, idempotently.
 
-Every source feeds this one upsert. A batch is read, merged and written in one serialised
-transaction, so a re-run changes nothing and an older version arriving late changes nothing.
-A large file can be read and validated by a `ReadAhead` (another process) while this one
-merges and writes the batch before: the batches, their order and the result are the same.
+Every source feeds this one upsert: a re-run changes nothing, and an older version arriving late
+changes nothing. A batch is validated as one and written in serialised transactions: the whole
+batch in one, or (given `reads`: on SQLite, whose one write lock a vote also needs) in
+sub-batches of about `write_budget` seconds of writing, each read and merged before its
+transaction takes the lock, and again under it if another writer changed the catalog meanwhile,
+so a vote waits for one sub-batch at most. A large file can be read and validated by a
+`ReadAhead` (another process) while this one writes the batch before: the batches, their order
+and the result are the same.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Protocol
 
+from papercast.clock import Clock, SystemClock
 from papercast.domain.errors import PapercastError
 from papercast.domain.ingest import (
     IngestReport,
@@ -27,16 +33,35 @@ log = logging.getLogger("papercast.ingest")
 
 # Called after each committed batch with the running report (progress bars, cursors).
 BatchHook = Callable[[IngestReport], None]
+# How long one sub-batch may hold the write lock (SQLite: every other writer, votes included,
+# waits that long at most), and the sub-batch sizes it is adapted between.
+WRITE_BUDGET_SECONDS = 0.075
+FIRST_SUB_BATCH = 200
+MIN_SUB_BATCH = 20
+
+
+class PaperReads(Protocol):
+    """Reads of stored papers outside a write transaction (merging before taking the lock)."""
+
+    def get_many(self, paper_ids: Sequence[str], *, history: bool = True) -> dict[str, Paper]: ...
+
+    def max_change_seq(self) -> int: ...
 
 
 class IngestService:
-    """Merges records into stored papers, `batch_size` records per transaction."""
+    """Merges records into stored papers: `batch_size` records validated at once, written in
+    sub-batches of about `write_budget` seconds each (or the whole batch, without `reads`)."""
 
     def __init__(self, units: UnitOfWork, batch_size: int = 1000,
-                 read_ahead: ReadAhead | None = None) -> None:
+                 read_ahead: ReadAhead | None = None, *, reads: PaperReads | None = None,
+                 clock: Clock | None = None, write_budget: float = WRITE_BUDGET_SECONDS) -> None:
         self._units = units
         self._batch_size = max(1, batch_size)
         self._read_ahead = read_ahead
+        self._reads = reads
+        self._clock = clock or SystemClock()
+        self._write_budget = write_budget
+        self._sub_batch = min(FIRST_SUB_BATCH, self._batch_size)
 
     def ingest_source(self, source: PaperSource, on_batch: BatchHook | None = None) -> IngestReport:
         """Ingest everything `source` yields; a large file is read ahead in another process."""
@@ -91,16 +116,59 @@ class IngestService:
     def _write(self, validated: ValidatedBatch,
                cursor: tuple[str, dict[str, str]] | None = None) -> IngestReport:
         report = IngestReport(rejections=list(validated.rejections))
-        if not validated.records and cursor is None:
+        records = validated.records
+        if not records and cursor is None:
             return report
+        if self._reads is None:
+            report.add(self._write_records(records, cursor))
+            return report
+        start = 0
+        while True:
+            chunk = records[start:start + self._sub_batch]
+            start += len(chunk)
+            last = start >= len(records)
+            # A harvest's cursor commits with the page's last papers: a stop before it re-reads the page.
+            report.add(self._write_records(chunk, cursor if last else None))
+            if last:
+                return report
+
+    def _write_records(self, records: Sequence[PaperRecord],
+                       cursor: tuple[str, dict[str, str]] | None) -> IngestReport:
+        """Merge and write `records` in one transaction; their counts once it committed."""
+        prepared = self._merged_outside_the_lock(records)
         with self._units.begin() as transaction:
+            started = self._clock.monotonic()
             papers = transaction.papers
-            stored = papers.get_many([r.paper_id for r in validated.records])
-            changes = self._merge_all(validated.records, stored, report)
+            if prepared is None or papers.max_change_seq() != prepared[0]:
+                prepared = (0, *self._merged(records, papers.get_many([r.paper_id for r in records])))
+            _, changes, counts = prepared
             papers.save(list(changes.values()))
             if cursor is not None:
                 papers.set_cursor(*cursor)
-        return report
+        if self._reads is not None and records:
+            self._adapt(len(records), self._clock.monotonic() - started)
+        return counts
+
+    def _merged_outside_the_lock(self, records: Sequence[PaperRecord]) -> tuple[
+            int, dict[str, tuple[Outcome, Paper]], IngestReport] | None:
+        """(the catalog's change counter, changes, counts) merged from what is stored now; None
+        when there is no reader (merged under the lock instead)."""
+        if self._reads is None or not records:
+            return None
+        seen = self._reads.max_change_seq()
+        return (seen, *self._merged(records, self._reads.get_many([r.paper_id for r in records])))
+
+    def _merged(self, records: Sequence[PaperRecord],
+                stored: dict[str, Paper]) -> tuple[dict[str, tuple[Outcome, Paper]], IngestReport]:
+        counts = IngestReport()
+        return self._merge_all(records, stored, counts), counts
+
+    def _adapt(self, size: int, seconds: float) -> None:
+        """The next sub-batch's size: what fits the write budget at this sub-batch's pace."""
+        per_record = max(seconds, 1e-6) / size
+        wanted = int(self._write_budget / per_record)
+        # At most doubling at a time: one fast sub-batch (all unchanged papers) is no promise.
+        self._sub_batch = max(MIN_SUB_BATCH, min(wanted, 2 * size, self._batch_size))
 
     @staticmethod
     def _merge_all(records: Sequence[PaperRecord], stored: dict[str, Paper],

@@ -17,13 +17,16 @@ from sqlalchemy import Connection, Engine, Table, delete, func, select, update
 
 from papercast.clock import Clock
 from papercast.domain.papers import Author, ExternalSignal, Outcome, Paper, PaperVersion, author_key
+from papercast.domain.trending import TrendingParameters
 from papercast.storage.cursors import write_cursor
 from papercast.storage.engine import as_utc, write_transaction
+from papercast.storage.popularity import PopularityRecords, new_paper_rows
 from papercast.storage.tables import (
     PAPER_CHANGE_COUNTER,
     counters,
     paper_authors,
     paper_categories,
+    paper_popularity,
     paper_signals,
     paper_versions,
     papers,
@@ -37,9 +40,10 @@ _CHILD_TABLES = (paper_versions, paper_authors, paper_categories, paper_signals)
 class SqlPaperRepository:
     """Papers in a SQL database through SQLAlchemy Core."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, trending: TrendingParameters | None = None) -> None:
         self._engine = engine
         self._clock = clock
+        self._trending = trending or TrendingParameters()
 
     def get(self, paper_id: str) -> Paper | None:
         return self.get_many([paper_id]).get(paper_id)
@@ -94,27 +98,39 @@ class SqlPaperRepository:
         """Read, merge and write papers in one serialised transaction (a unit of work of papers
         alone; `storage.unit_of_work` adds jobs and other stores to the same transaction)."""
         with write_transaction(self._engine) as connection:
-            yield PaperWriteBatch.begin(connection, self._clock.now())
+            yield PaperWriteBatch.begin(connection, self._clock.now(), self._trending)
 
 
 class PaperWriteBatch:
-    """Paper reads and writes inside a caller's write transaction; open it with `begin`."""
+    """Paper reads and writes inside a caller's write transaction; open it with `begin`.
 
-    def __init__(self, connection: Connection, now: datetime) -> None:
+    Each paper's popularity row follows it in the same transaction: a new paper gets one, and a
+    paper whose external upvotes or announcement day changed is scored again with `trending`.
+    """
+
+    def __init__(self, connection: Connection, now: datetime,
+                 trending: TrendingParameters | None = None) -> None:
         self._connection = connection
         self._now = now
+        self._trending = trending or TrendingParameters()
 
     @classmethod
-    def begin(cls, connection: Connection, now: datetime) -> PaperWriteBatch:
+    def begin(cls, connection: Connection, now: datetime,
+              trending: TrendingParameters | None = None) -> PaperWriteBatch:
         """Lock the change counter first, so that concurrent paper writers queue here and not
         half-way through a batch; then read and write through the batch."""
         connection.execute(
             update(counters).where(counters.c.name == PAPER_CHANGE_COUNTER).values(value=counters.c.value)
         )
-        return cls(connection, now)
+        return cls(connection, now, trending)
 
     def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
         return load_papers(self._connection, paper_ids)
+
+    def max_change_seq(self) -> int:
+        """The newest change sequence: equal to one read before this transaction unless another
+        writer changed papers since (ingest merges before taking the lock, and checks this)."""
+        return int(self._connection.execute(select(func.max(papers.c.change_seq))).scalar_one() or 0)
 
     def save(self, changes: Sequence[tuple[Outcome, Paper]]) -> int:
         """Insert new and update changed papers, each with the next change sequence; returns how many."""
@@ -141,7 +157,15 @@ class PaperWriteBatch:
             for chunk in _chunks(updated_ids):
                 self._connection.execute(delete(table).where(table.c.paper_id.in_(chunk)))
         self._insert_children([paper for _, paper in changes])
+        self._follow_popularity(changes)
         return len(changes)
+
+    def _follow_popularity(self, changes: Sequence[tuple[Outcome, Paper]]) -> None:
+        new = [paper for outcome, paper in changes if outcome is Outcome.NEW]
+        bulk_insert(self._connection, paper_popularity, new_paper_rows(new, self._now, self._trending))
+        updated = [paper for outcome, paper in changes if outcome is Outcome.UPDATED]
+        if updated:
+            PopularityRecords(self._connection, self._trending).follow(updated)
 
     def set_cursor(self, name: str, state: dict[str, str]) -> None:
         write_cursor(self._connection, name, state, self._now)

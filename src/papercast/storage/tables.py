@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 NAMING = {
@@ -115,6 +117,75 @@ harvest_cursors = Table(
 )
 
 PAPER_CHANGE_COUNTER = "paper_change_seq"
+
+# Each paper's popularity (docs/architecture.md "Votes and trending"): counted local upvotes and
+# saves, external upvotes (the sum of `paper_signals.upvotes`), the points they make and the
+# epoch-anchored score, stored and indexed so that a trending page is one index walk. Apart from
+# `papers`: a vote must not move the paper's change_seq, which the search indexes follow.
+paper_popularity = Table(
+    "paper_popularity",
+    metadata,
+    Column("paper_id", String(80), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("upvotes", Integer, nullable=False, server_default="0"),
+    Column("saves", Integer, nullable=False, server_default="0"),
+    Column("external_upvotes", BigInteger, nullable=False, server_default="0"),
+    Column("points", Float, nullable=False, server_default="0"),
+    # The v1 announcement day (its start, UTC), or when the paper was first stored.
+    Column("announced_at", DateTime(timezone=True), nullable=False),
+    Column("score", Float, nullable=False),
+    # Only papers with points trend: the index leaves out the rest of the catalog.
+    Index("ix_paper_popularity_trending", "score", "announced_at", "paper_id",
+          sqlite_where=text("points > 0"), postgresql_where=text("points > 0")),
+    Index("ix_paper_popularity_announced_at", "announced_at", "points"),
+)
+
+# The parameters (weights, tau) the stored scores were computed with: when the settings change
+# them, the scores are computed again (`papercast trending rescore`, or the worker).
+trending_parameters = Table(
+    "trending_parameters",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("parameters_json", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# One upvote per reader and paper; one save per reader and paper (the reader's library).
+# `counted` is false while the account is disabled: its votes stay, its points do not.
+def _reader_marks(name: str, *indexes: Index) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        Column("paper_id", String(80), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+        Column("counted", Boolean, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint("user_id", "paper_id"),
+        Index(f"ix_{name}_paper_id", "paper_id"),
+        *indexes,
+    )
+
+
+votes = _reader_marks("votes")
+saves = _reader_marks("saves", Index("ix_saves_user_id_created_at", "user_id", "created_at"))
+
+# Every vote or save that changed something, by account and by (keyed hash of) network address:
+# what the rate limits count, in the database so they hold across processes. Kept for a day.
+vote_actions = Table(
+    "vote_actions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("address_hash", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_vote_actions_user_id_at", "user_id", "at"),
+    Index("ix_vote_actions_address_hash_at", "address_hash", "at"),
+    Index("ix_vote_actions_at", "at"),
+)
+
+# Moves on with every counted change of a vote or save: caches of listings that show points
+# follow it as they follow the paper change sequence. A row here on SQLite; on PostgreSQL the
+# sequence `vote_seq` (storage/popularity.py).
+VOTE_COUNTER = "vote_seq"
 
 # One vector per paper, from the encoder named by `model_id`. `content_hash` is the paper's at
 # embedding time: a paper whose hash moved on (or whose vector is from another model) is pending.

@@ -4,9 +4,10 @@ causes commit together or not at all.
 `SqlUnitOfWork.begin()` opens a write transaction (`BEGIN IMMEDIATE` on SQLite) and yields a
 `SqlTransaction` whose parts write on its one connection: `papers` (the paper write batch, which
 takes the change counter's lock on first use), `jobs` (enqueue), `mail` (queue a message in
-the outbox), `accounts` (users, sessions, tokens, single-use links) and `subscribers` (digest
-subscriptions). Other stores join through `connection`: their functions take a SQLAlchemy
-`Connection`. Leaving the block commits; an exception rolls everything back.
+the outbox), `accounts` (users, sessions, tokens, single-use links), `subscribers` (digest
+subscriptions) and `votes` (upvotes, saves and the popularity they make). Other stores join
+through `connection`: their functions take a SQLAlchemy `Connection`. Leaving the block commits;
+an exception rolls everything back.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from sqlalchemy import Connection, Engine
 
 from papercast.clock import Clock
 from papercast.domain.mail import MailRequest, QueuedMail
+from papercast.domain.trending import TrendingParameters
 from papercast.ports import MailQueue
 from papercast.storage.accounts import SqlAccountRecords
 from papercast.storage.engine import write_transaction
 from papercast.storage.jobs import EnqueueHook, insert_job
 from papercast.storage.outbox import delete_mail_to, expire_queued_mail
 from papercast.storage.papers import PaperWriteBatch
+from papercast.storage.popularity import advance_vote_sequence
 from papercast.storage.subscribers import SqlSubscriberRecords
+from papercast.storage.votes import VoteRecords
 
 
 class TransactionJobs:
@@ -76,12 +80,15 @@ class SqlTransaction:
     """The parts of one unit of work, all on `connection`; `now` is its one write time."""
 
     def __init__(self, connection: Connection, now: datetime,
-                 mail_queue: Callable[[], MailQueue] | None = None) -> None:
+                 mail_queue: Callable[[], MailQueue] | None = None,
+                 trending: TrendingParameters | None = None) -> None:
         self.connection = connection
         self.now = now
         self.jobs = TransactionJobs(connection, now)
         self.accounts = SqlAccountRecords(connection)
         self.subscribers = SqlSubscriberRecords(connection)
+        self._trending = trending or TrendingParameters()
+        self.votes = VoteRecords(connection, self._trending)
         self._papers: PaperWriteBatch | None = None
         self._mail_queue = mail_queue
         self._mail: TransactionMail | None = None
@@ -104,7 +111,7 @@ class SqlTransaction:
         """Paper reads and writes. The first use locks the paper change counter: use it before
         enqueueing, so that paper writers always take their locks in the same order."""
         if self._papers is None:
-            self._papers = PaperWriteBatch.begin(self.connection, self.now)
+            self._papers = PaperWriteBatch.begin(self.connection, self.now, self._trending)
         return self._papers
 
 
@@ -112,17 +119,22 @@ class SqlUnitOfWork:
     """Opens units of work on one database (the `UnitOfWork` port)."""
 
     def __init__(self, engine: Engine, clock: Clock, on_enqueue: EnqueueHook | None = None, *,
-                 mail_queue: Callable[[], MailQueue] | None = None) -> None:
+                 mail_queue: Callable[[], MailQueue] | None = None,
+                 trending: TrendingParameters | None = None) -> None:
         self._engine = engine
         self._clock = clock
         self._on_enqueue = on_enqueue
         self._mail_queue = mail_queue  # built on first use: templates load only where mail is queued
+        self._trending = trending
 
     @contextmanager
     def begin(self) -> Iterator[SqlTransaction]:
         with write_transaction(self._engine) as connection:
-            transaction = SqlTransaction(connection, self._clock.now(), self._mail_queue)
+            transaction = SqlTransaction(connection, self._clock.now(), self._mail_queue, self._trending)
             yield transaction
-        # After the commit: a worker woken earlier would not see the jobs or mail yet.
+        # After the commit: a worker woken earlier would not see the jobs or mail yet, and a cache
+        # that saw the vote sequence move before the vote committed could keep a page without it.
         if transaction.queued_work and self._on_enqueue is not None:
             self._on_enqueue()
+        if transaction.votes.popularity.moved:
+            advance_vote_sequence(self._engine)

@@ -26,6 +26,7 @@ from papercast.web.api import docs as api_docs
 from papercast.web.api import routes as api_routes
 from papercast.web.api import schemas
 from papercast.web.api import subscriptions as api_subscriptions
+from papercast.web.api import votes as api_votes
 from papercast.web.context import BackgroundWorker, WebConfig, WebContext, WebServices
 from papercast.web.cors import ReadOnlyCorsMiddleware
 from papercast.web.csrf import CsrfMiddleware
@@ -41,7 +42,7 @@ from papercast.web.ratelimit import RateLimitMiddleware, TokenBuckets
 from papercast.web.readers import ReaderMiddleware
 from papercast.web.search import CatalogSearch, WebSearch
 from papercast.web.templating import STATIC_DIR, build_templates
-from papercast.web.ui import accounts, pages, papers, search, subscriptions
+from papercast.web.ui import accounts, pages, papers, search, subscriptions, voting
 
 log = logging.getLogger("papercast.web")
 
@@ -65,8 +66,9 @@ def create_app(services: WebServices) -> FastAPI:
     app.include_router(api_routes.router, prefix="/api/v1")
     app.include_router(api_accounts.router, prefix="/api/v1")
     app.include_router(api_subscriptions.router, prefix="/api/v1")
-    for router in (pages.router, search.router, papers.router, accounts.router, subscriptions.router,
-                   api_docs.router, feed_routes.router, health_router):
+    app.include_router(api_votes.router, prefix="/api/v1")
+    for router in (pages.router, search.router, voting.router, papers.router, accounts.router,
+                   subscriptions.router, api_docs.router, feed_routes.router, health_router):
         app.include_router(router)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
@@ -93,7 +95,7 @@ def _context(services: WebServices) -> WebContext:
                       templates=build_templates(), metrics=HttpMetrics(), config=services.config,
                       health=services.health, operations=services.operations,
                       accounts=services.accounts, signer=services.signer,
-                      subscriptions=services.subscriptions)
+                      subscriptions=services.subscriptions, trending=services.trending, votes=services.votes)
 
 
 def _buckets(config: WebConfig, monotonic: Callable[[], float]) -> TokenBuckets | None:
@@ -107,7 +109,9 @@ def _response_cache(context: WebContext, monotonic: Callable[[], float]) -> Resp
     if config.response_cache_entries <= 0 or config.cache_max_age <= 0:
         return None
     def version() -> tuple[int, ...]:
-        return (context.listings.catalog_version(), *context.search.index_version())
+        # Pages show points: every counted vote moves the version on, as every paper change does.
+        return (context.listings.catalog_version(), context.trending.vote_version(),
+                *context.search.index_version())
 
     return ResponseCache(config.response_cache_entries, config.cache_max_age, version=version, now=monotonic)
 

@@ -19,6 +19,8 @@ from papercast.services.catalog import CatalogService
 from papercast.services.listings import MAX_LIMIT, ListingService
 from papercast.services.operations import OperationsService
 from papercast.services.subscriptions import SubscriptionService
+from papercast.services.trending import TrendingService
+from papercast.services.votes import VoteService
 from papercast.settings import DEFAULT_BASE_URL, Settings
 from papercast.web.metrics import HttpMetrics
 from papercast.web.search import WebSearch
@@ -69,6 +71,8 @@ class WebServices:
     accounts: Callable[[], AccountService]  # built on first use: it needs the signing key
     signer: Callable[[], TokenSigner]
     subscriptions: Callable[[], SubscriptionService]  # built on first use, like accounts
+    trending: TrendingService
+    votes: Callable[[], VoteService]  # built on first use
     search_backend: SearchBackend | None = None
     worker: BackgroundWorker | None = None
 
@@ -86,6 +90,8 @@ class WebContext:
     accounts: Callable[[], AccountService]
     signer: Callable[[], TokenSigner]
     subscriptions: Callable[[], SubscriptionService]
+    trending: TrendingService
+    votes: Callable[[], VoteService]
 
 
 def web_context(request: Request) -> WebContext:

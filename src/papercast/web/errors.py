@@ -5,7 +5,9 @@ document (by path), and anything unexpected becomes a logged, friendly 500. Neve
 from __future__ import annotations
 
 import logging
+import re
 import secrets
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,7 +17,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from papercast.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound, NotSignedIn, SchemaOutOfDate
+from papercast.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    NotSignedIn,
+    SchemaOutOfDate,
+    TooManyRequests,
+)
 from papercast.domain.tokens import InvalidToken
 from papercast.web.problems import problem_bytes, problem_response, wants_problem
 
@@ -51,7 +61,38 @@ async def _http_error(request: Request, error: Exception) -> Response:
     detail = error.detail if isinstance(error.detail, str) else _TITLES.get(status, "Error")
     if status == 404 and detail == "Not Found":
         detail = f"There is nothing at {request.url.path}."
-    return error_response(request, status, detail, dict(error.headers or {}))
+    headers = dict(error.headers or {})
+    if status == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return error_response(request, status, detail, headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of the resource a 405 is about. Starlette names those of the first route whose
+    path matched, but `/papers/{id:path}` (GET) also matches `/papers/{id}/vote` (POST, DELETE):
+    of the routes that match, those with the most specific path (most literal characters) count."""
+    path = request.scope.get("path", "")
+    best, methods = -1, set()
+    for route in _leaf_routes(request.app.router.routes):
+        route_methods, pattern = getattr(route, "methods", None), getattr(route, "path_regex", None)
+        if not route_methods or pattern is None or not pattern.match(path):
+            continue
+        literal = len(_PATH_PARAMETER.sub("", route.path))
+        if literal > best:
+            best, methods = literal, set(route_methods)
+        elif literal == best:
+            methods |= route_methods
+    return sorted(methods)
+
+
+def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route, with included routers opened (FastAPI keeps them as nested candidates)."""
+    for route in routes:
+        candidates = getattr(route, "effective_candidates", None)
+        yield from _leaf_routes(candidates()) if callable(candidates) else (route,)
+
+
+_PATH_PARAMETER = re.compile(r"{[^}]*}")
 
 
 async def _validation_error(request: Request, error: Exception) -> Response:
@@ -94,6 +135,11 @@ async def _invalid_token(request: Request, error: Exception) -> Response:
     return error_response(request, 400, str(error))
 
 
+async def _too_many_requests(request: Request, error: Exception) -> Response:
+    assert isinstance(error, TooManyRequests)
+    return error_response(request, 429, str(error), {"Retry-After": str(error.retry_after)})
+
+
 async def _schema_out_of_date(request: Request, error: Exception) -> Response:
     log.error("web.schema_out_of_date path=%s detail=%s", request.url.path, error)
     return error_response(request, 503, "The service is being upgraded; please try again shortly.")
@@ -109,6 +155,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotAllowed, _not_allowed)
     app.add_exception_handler(InvalidToken, _invalid_token)
     app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(TooManyRequests, _too_many_requests)
 
 
 class ErrorBoundaryMiddleware:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from papercast.domain.papers import Paper
-from papercast.presenters import paper_as_json
+from papercast.domain.trending import Standing
+from papercast.presenters import paper_as_json, standing_json
 from papercast.services.listings import PaperPage
+from papercast.services.trending import TrendingPage
+from papercast.services.votes import LibraryPage
 from papercast.web.pagination import PageLinks
 from papercast.web.search import Hit, SearchResults, Similar
 from papercast.web.templating import arxiv_links, paper_url
@@ -45,3 +48,23 @@ def search_results(results: SearchResults, links: PageLinks) -> dict[str, Any]:
 
 def similar_papers(paper_id: str, similar: Similar) -> dict[str, Any]:
     return {"paper_id": paper_id, "mode": similar.mode, "results": [hit_resource(h) for h in similar.hits]}
+
+
+def trending_results(page: TrendingPage, links: PageLinks) -> dict[str, Any]:
+    return {
+        "window": page.window.value, "since": page.since.isoformat() if page.since else None,
+        "results": [{"paper": paper_resource(entry.paper), **standing_json(entry.standing),
+                     "score": entry.standing.score} for entry in page.entries],
+        "total": page.total, "offset": page.offset, "limit": page.limit, "links": links.as_json(),
+    }
+
+
+def mark_result(paper_id: str, standing: Standing) -> dict[str, Any]:
+    """What a vote or save answers: the reader's marks on the paper and its points now."""
+    return {"paper_id": paper_id, "upvoted": standing.upvoted, "saved": standing.saved,
+            **standing_json(standing)}
+
+
+def library_entries(library: LibraryPage) -> list[dict[str, Any]]:
+    return [{"paper": paper_resource(entry.paper), "saved_at": entry.saved_at.isoformat()}
+            for entry in library.entries]

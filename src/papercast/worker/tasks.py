@@ -27,6 +27,7 @@ log = logging.getLogger("papercast.worker")
 
 EMBED_EVERY = timedelta(seconds=10)  # how soon new papers are embedded, at the latest
 PRUNE_EVERY = timedelta(days=1)
+RESCORE_EVERY = timedelta(minutes=1)  # how soon changed trending settings reach the stored scores
 FOLLOW_BATCHES = 5  # of 2,000 papers or vectors per follow round: rounds stay short; busy ones repeat
 # Similar-paper lists per round (about 4 s at 100k papers on 2 cores): short enough that a stop
 # never waits long, and a busy duty runs again at once.
@@ -92,6 +93,14 @@ class WorkerDuties:
         links, sessions = self._papercast.accounts().prune()
         log.info("worker.prune_accounts links_deleted=%d sessions_deleted=%d", links, sessions)
 
+    def scores_stale(self) -> bool:
+        """Whether the stored trending scores were made with other weights or tau (one read)."""
+        return not self._papercast.trending.scores_are_current()
+
+    def rescore_trending(self, context: JobContext) -> None:
+        done = self._papercast.trending.rescore(should_stop=context.stopping.is_set)
+        log.info("worker.rescore_trending papers=%d", done)
+
     def prune_jobs(self, _context: JobContext) -> None:
         keep = timedelta(days=self._papercast.settings.jobs_keep_days)
         pruned = self._papercast.jobs.prune(self._papercast.clock.now() - keep)
@@ -116,6 +125,8 @@ def periodic_tasks(duties: WorkerDuties, interval: float,
                      description="delete done jobs older than PAPERCAST_JOBS_KEEP_DAYS"),
         PeriodicTask("prune-accounts", Every(PRUNE_EVERY), Scope.CLUSTER,
                      description="delete expired sessions and sign-in links a day past their end"),
+        PeriodicTask("rescore-trending", Every(RESCORE_EVERY), Scope.CLUSTER, wanted=duties.scores_stale,
+                     description="score every paper again after the trending weights or tau changed"),
     )
 
 
@@ -126,6 +137,7 @@ def job_kinds(duties: WorkerDuties) -> tuple[JobKind, ...]:
         JobKind("send-mail", duties.send_mail, RetryPolicy(max_attempts=5)),
         JobKind("prune-jobs", duties.prune_jobs, RetryPolicy(max_attempts=3)),
         JobKind("prune-accounts", duties.prune_accounts, RetryPolicy(max_attempts=3)),
+        JobKind("rescore-trending", duties.rescore_trending, RetryPolicy(max_attempts=3)),
     )
 
 

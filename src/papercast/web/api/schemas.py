@@ -197,6 +197,49 @@ class SubscriptionAccepted(BaseModel):
     detail: str
 
 
+class Points(BaseModel):
+    points: float = Field(description="upvote_weight × upvotes + save_weight × saves + external_weight × "
+                                      "external upvotes (the weights are on the about page)")
+    upvotes: int = Field(description="upvotes by readers of this papercast (accounts in good standing)")
+    saves: int = Field(description="saves to readers' libraries (accounts in good standing)")
+    external_upvotes: int = Field(description="upvotes elsewhere (Hugging Face daily papers)")
+
+
+class MarkResult(Points):
+    paper_id: str
+    upvoted: bool = Field(description="whether you upvoted the paper (after this request)")
+    saved: bool = Field(description="whether the paper is in your library (after this request)")
+
+
+class TrendingResult(Points):
+    paper: Paper
+    score: float | None = Field(description="log10(1 + points) + seconds from 2020-01-01 to the first "
+                                            "announcement / tau: higher trends higher")
+
+
+class TrendingList(BaseModel):
+    window: str = Field(description="trending (by score), or today, week, month (by points)")
+    since: str | None = Field(description="the window's first instant (UTC); null for trending")
+    results: list[TrendingResult]
+    total: int
+    offset: int
+    limit: int
+    links: PageLinks
+
+
+class LibraryEntry(BaseModel):
+    paper: Paper
+    saved_at: str = Field(description="when you saved it (ISO 8601)")
+
+
+class Library(BaseModel):
+    papers: list[LibraryEntry] = Field(description="newest save first")
+    total: int
+    offset: int
+    limit: int
+    links: PageLinks
+
+
 class FieldError(BaseModel):
     field: str
     message: str

@@ -1,4 +1,5 @@
-"""Feed routes: `/feeds/recent.atom`, `/feeds/search.atom?q=`, `/feeds/categories/{cat}.atom`."""
+"""Feed routes: `/feeds/recent.atom`, `/feeds/trending.atom?window=`, `/feeds/search.atom?q=`,
+`/feeds/categories/{cat}.atom`."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from starlette.responses import Response
 
 from papercast.domain.papers import Paper
 from papercast.domain.query import MAX_QUERY_LENGTH
+from papercast.domain.trending import Window
 from papercast.services.listings import CATEGORY_PATTERN
 from papercast.web.api.schemas import PROBLEM_CONTENT
+from papercast.web.api.votes import TrendingWindow
 from papercast.web.caching import cached
 from papercast.web.context import Web, WebContext
 from papercast.web.feeds.atom import ATOM_MEDIA_TYPE, FeedInfo, build_feed
@@ -42,6 +45,18 @@ def atom_response(request: Request, web: WebContext, title: str, path: str, html
 def recent_feed(request: Request, web: Web) -> Response:
     page = web.listings.recent(None, 0, web.config.feed_size)
     return atom_response(request, web, "papercast: recent papers", "/feeds/recent.atom", "/", page.papers)
+
+
+@router.get("/trending.atom", summary="Feed of trending papers", response_class=Response,
+            responses=RESPONSES)
+def trending_feed(request: Request, web: Web, window: TrendingWindow = Window.TRENDING) -> Response:
+    page = web.trending.listing(window, 0, web.config.feed_size)
+    if window is Window.TRENDING:
+        path, html_path, title = "/feeds/trending.atom", "/", "papercast: trending papers"
+    else:
+        path, html_path = f"/feeds/trending.atom?window={window.value}", f"/?tab={window.value}"
+        title = f"papercast: trending papers ({window.value})"
+    return atom_response(request, web, title, path, html_path, [entry.paper for entry in page.entries])
 
 
 @router.get("/search.atom", summary="Feed of a search, newest first", response_class=Response,

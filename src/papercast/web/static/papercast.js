@@ -43,3 +43,71 @@
     fill();
   }
 }());
+
+// Upvote and save buttons are forms that POST and come back to the page (web/ui/voting.py).
+// Here they become fetch calls to the JSON API (POST to add, DELETE to take back), with the
+// page's CSRF token in a header, and the buttons change in place: no reload.
+(function () {
+  "use strict";
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  if (!meta || !window.fetch) {
+    return;
+  }
+  function update(form, result) {
+    var on = form.getAttribute("data-mark") === "vote" ? result.upvoted : result.saved;
+    var button = form.querySelector("button");
+    form.querySelector('input[name="on"]').value = on ? "0" : "1";
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    var marks = form.closest(".marks");
+    var points = marks ? marks.querySelector(".points") : null;
+    if (points) {
+      points.textContent = String(Math.round(result.points * 10) / 10);  // as the server shows them
+    }
+    var label = button.querySelector(".label");
+    if (label) {
+      label.textContent = on ? "Saved" : "Save";
+    }
+    if (form.getAttribute("data-mark") === "vote") {
+      button.title = on ? "Remove your upvote" : "Upvote";
+    } else {
+      button.title = on ? "Remove from your library" : "Save to your library";
+    }
+  }
+  function say(form, text) {
+    var note = form.parentNode.querySelector(".mark-note");
+    if (!note) {
+      note = document.createElement("span");
+      note.className = "mark-note";
+      note.setAttribute("role", "status");
+      form.parentNode.appendChild(note);
+    }
+    note.textContent = text;
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.classList || !form.classList.contains("mark-form")) {
+      return;
+    }
+    event.preventDefault();
+    var on = form.querySelector('input[name="on"]').value !== "0";
+    var button = form.querySelector("button");
+    button.disabled = true;
+    fetch("/api/v1" + form.getAttribute("action"), {
+      method: on ? "POST" : "DELETE",
+      credentials: "same-origin",
+      headers: {"X-CSRF-Token": meta.getAttribute("content"), "Accept": "application/json"}
+    }).then(function (response) {
+      return response.json().then(function (body) {
+        if (!response.ok) {
+          throw new Error(body.detail || ("HTTP " + response.status));
+        }
+        update(form, body);
+        say(form, "");
+      });
+    }).catch(function (error) {
+      say(form, String(error.message || error));
+    }).then(function () {
+      button.disabled = false;
+    });
+  });
+}());

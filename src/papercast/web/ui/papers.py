@@ -15,6 +15,7 @@ from papercast.web.pagination import page_links
 from papercast.web.search import Similar
 from papercast.web.templating import author_url, category_url, paper_url
 from papercast.web.ui.rendering import PageNumber, page_offset, render
+from papercast.web.ui.voting import listing_context
 
 log = logging.getLogger("papercast.web.ui")
 router = APIRouter(include_in_schema=False)
@@ -33,7 +34,10 @@ async def paper_page(request: Request, paper_id: str, web: Web) -> Response:
         raise NotFound(f"{error}: papercast knows arXiv ids like 2401.01234 or hep-th/9901001.") from error
     if paper.paper_id != paper_id:  # arXiv:…v2, abs URLs: one page per paper
         return RedirectResponse(paper_url(paper.paper_id), status_code=301)
-    return render(request, "paper.html", {"paper": paper, "similar": _similar(web, paper)})
+    similar = _similar(web, paper)
+    return render(request, "paper.html", {
+        "paper": paper, "similar": similar,
+        **listing_context(request, web, [paper, *(hit.paper for hit in similar.hits)])})
 
 
 def _similar(web: WebContext, paper: Paper) -> Similar:
@@ -56,6 +60,7 @@ def author_page(request: Request, name: str, web: Web, page: PageNumber = 1) -> 
         "kind": "Author", "heading": author.name, "page": author.page, "page_number": page,
         "links": page_links(request, page, author.page.has_next),
         "api_url": "/api/v1" + author_url(name), "feed_url": None,
+        **listing_context(request, web, author.page.papers),
     })
 
 
@@ -70,4 +75,5 @@ def category_page(request: Request, category: str, web: Web, page: PageNumber = 
         "kind": "Category", "heading": category, "page": listing, "page_number": page,
         "links": page_links(request, page, listing.has_next),
         "api_url": "/api/v1" + category_url(category), "feed_url": f"/feeds{category_url(category)}.atom",
+        **listing_context(request, web, listing.papers),
     })

@@ -12,6 +12,7 @@ from papercast.domain.query import MAX_QUERY_LENGTH
 from papercast.web.context import Web
 from papercast.web.pagination import page_links
 from papercast.web.ui.rendering import PageNumber, page_offset, render
+from papercast.web.ui.voting import listing_context
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,4 +28,5 @@ def search_page(request: Request, web: Web, q: Annotated[str, Query(max_length=M
     return render(request, "search.html", {
         "query": query, "sort": sort, "results": results, "page_number": page,
         "links": page_links(request, page, results.has_next),
+        **listing_context(request, web, [hit.paper for hit in results.hits]),
     }, store=not results.degraded)

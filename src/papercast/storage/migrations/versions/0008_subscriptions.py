@@ -1,7 +1,7 @@
 """Digest subscriptions: subscribers and their topics.
 
 Revision ID: 0008_subscriptions
-Revises: 0006_accounts
+Revises: 0007_votes
 Create Date: 2026-12-05
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_subscriptions"
-down_revision = "0006_accounts"  # votes (0007) are built beside this; the merge re-chains them
+down_revision = "0007_votes"
 branch_labels = None
 depends_on = None
 
