@@ -498,7 +498,8 @@ def fuzz_target(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
 def test_schemathesis_finds_no_server_errors(fuzz_target: LiveServer, tmp_path: Path) -> None:
     """Every operation of /api/v1/openapi.json, fuzzed within a bounded budget: no 5xx, and every
     answer conforms to the document (status codes, content types, schemas, headers)."""
-    command = [str(BIN / "st"), "run", f"{fuzz_target.url}/api/v1/openapi.json", "--url", fuzz_target.url,
+    command = [str(BIN / "st"), "--config-file", str(Path(__file__).with_name("schemathesis.toml")), "run",
+               f"{fuzz_target.url}/api/v1/openapi.json", "--url", fuzz_target.url,
                "--checks", "all", "--max-examples", "15", "--seed", "20261128", "--request-timeout", "10",
                "--workers", "2", "--no-color"]  # (--max-time would repeat fuzzing until it is spent)
     result = subprocess.run(command, capture_output=True, text=True, timeout=110, cwd=tmp_path, check=False,
