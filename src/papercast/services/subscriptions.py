@@ -37,6 +37,7 @@ from papercast.domain.subscriptions import (
     subscriber_name,
 )
 from papercast.domain.tokens import InvalidToken, TokenSigner, new_secret
+from papercast.domain.votes import address_group
 from papercast.ports import (
     AccountReading,
     SubscriberReading,
@@ -123,7 +124,8 @@ class SubscriptionService:
         subscribers); every other outcome is silent."""
         email = subscriber_email(email_text)
         name = subscriber_name(name)
-        requester_hash = self._signer.digest("requester", requester)
+        # Counted by network (an IPv6 client rotates through its /64), as votes are.
+        requester_hash = self._signer.digest("requester", address_group(requester))
         limits = LinkLimits(self.policy.per_address_per_day, ADDRESS_WINDOW, self.policy.per_ip_per_hour,
                             REQUESTER_WINDOW)
         with self._units.begin() as transaction:
