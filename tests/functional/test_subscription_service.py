@@ -188,3 +188,14 @@ def test_the_per_ip_limit_counts_an_ipv6_network_by_its_64(database_url: str, tm
                                   "r5@example.org"]
     finally:
         papercast.close()
+
+
+def test_pausing_cancels_the_queued_digests_too(papercast: Papercast) -> None:
+    """A reader who pauses expects no digest from then on, as one who unsubscribes does."""
+    service = papercast.subscriptions()
+    [ann] = add(papercast, "ann@example.org")
+    queued = queue(papercast, "ann@example.org", DIGEST_TEMPLATE, "digest:1:2026-12-03")
+    holder = ByLink(service.preferences_path(ann).split("token=")[1])
+    assert service.pause(holder).state is S.PAUSED
+    assert states(papercast) == {queued: "expired"}
+    assert service.resume(holder).state is S.CONFIRMED
