@@ -45,9 +45,9 @@ BIN = Path(sys.executable).parent
 DAY = date(2026, 12, 3)
 AT = "2026-12-03T08:00:00Z"
 WORDS = ("diffusion", "transformer", "graph", "quantum", "protein", "language", "reinforcement", "causal",
-         "sparse", "kernel", "bayesian", "federated", "contrastive", "robotics", "vision", "speech", "molecular",
-         "topology", "lattice", "entropy", "optimal", "transport", "neural", "operator", "manifold", "spectral",
-         "tensor", "attention", "retrieval", "privacy")
+         "sparse", "kernel", "bayesian", "federated", "contrastive", "robotics", "vision", "speech",
+         "molecular", "topology", "lattice", "entropy", "optimal", "transport", "neural", "operator",
+         "manifold", "spectral", "tensor", "attention", "retrieval", "privacy")
 CATEGORIES = ("cs.LG", "cs.CV", "cs.CL", "cs.AI", "stat.ML", "quant-ph", "math.OC", "q-bio.BM",
               "physics.comp-ph", "cs.RO", "eess.SP", "math.PR", "hep-th", "cond-mat.stat-mech", "astro-ph.CO")
 SINK = """
@@ -189,7 +189,8 @@ def run_plan(env: dict[str, str]) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     report = json.loads(done.stdout)
     return {"queued": report["queued"], "skipped_empty": report["skipped_empty"],
-            "seconds": round(seconds, 1), "digests_per_second": round((report["queued"] + report["skipped_empty"]) / seconds, 1)}
+            "seconds": round(seconds, 1),
+            "digests_per_second": round((report["queued"] + report["skipped_empty"]) / seconds, 1)}
 
 
 def run_send(env: dict[str, str], connections: int) -> dict[str, Any]:

@@ -258,6 +258,8 @@ class SubscriberReading(Protocol):
     """Subscriber reads outside a unit of work."""
 
     def reading(self) -> AbstractContextManager[SubscriberRecords]: ...
+
+
 class VoteCounting(Protocol):
     """Whether an account's upvotes and saves count, changed with its state (a disabled
     account's marks are kept but count for nothing)."""

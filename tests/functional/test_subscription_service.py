@@ -94,7 +94,8 @@ def test_a_subscribers_links_and_headers(papercast: Papercast) -> None:
     assert links.preferences_url.startswith(f"{BASE}/subscribe/preferences?token=")
     assert links.unsubscribe_mailto == "mailto:papers@example.org?subject=unsubscribe"
     both = f"<{links.unsubscribe_url}>, <{links.unsubscribe_mailto}>"
-    assert links.headers() == (("List-Unsubscribe", both), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    assert links.headers() == (("List-Unsubscribe", both),
+                               ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     token = links.unsubscribe_url.split("token=")[1]
     assert service.check_unsubscribe_link(token).id == ann.id  # it names this subscriber
     assert service.unsubscribe_by_link(token).state is S.UNSUBSCRIBED
@@ -165,3 +166,36 @@ def test_requests_racing_for_one_address_make_one_subscriber_within_the_limit(pa
     with papercast.engine.connect() as connection:
         mails = connection.execute(select(mail_outbox).where(mail_outbox.c.kind == CONFIRM_TEMPLATE)).all()
     assert len(mails) == 3  # the address's limit, whoever won the races
+
+
+def test_the_per_ip_limit_counts_an_ipv6_network_by_its_64(database_url: str, tmp_path: Path) -> None:
+    """One IPv6 client holds a whole /64 and may rotate through it: the limit counts the /64 (as
+    votes do), and an IPv4-mapped address as its IPv4 address."""
+    settings = Settings.load(env={}, data_dir=tmp_path, database_url=database_url, base_url=BASE,
+                             mail_from="papers@example.org", subscribe_per_ip_per_hour=2,
+                             subscribe_per_address_per_day=0)
+    papercast = build(settings, ManualClock())
+    try:
+        service = papercast.subscriptions()
+        for n, requester in enumerate(("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3",
+                                       "2001:db8:1:3::1", "203.0.113.7", "::ffff:203.0.113.7",
+                                       "::ffff:203.0.113.7")):
+            service.request(f"r{n}@example.org", Preferences(), requester)
+        with papercast.engine.connect() as connection:
+            mailed = connection.execute(select(mail_outbox.c.recipient)
+                                        .where(mail_outbox.c.kind == CONFIRM_TEMPLATE)).scalars().all()
+        assert sorted(mailed) == ["r0@example.org", "r1@example.org", "r3@example.org", "r4@example.org",
+                                  "r5@example.org"]
+    finally:
+        papercast.close()
+
+
+def test_pausing_cancels_the_queued_digests_too(papercast: Papercast) -> None:
+    """A reader who pauses expects no digest from then on, as one who unsubscribes does."""
+    service = papercast.subscriptions()
+    [ann] = add(papercast, "ann@example.org")
+    queued = queue(papercast, "ann@example.org", DIGEST_TEMPLATE, "digest:1:2026-12-03")
+    holder = ByLink(service.preferences_path(ann).split("token=")[1])
+    assert service.pause(holder).state is S.PAUSED
+    assert states(papercast) == {queued: "expired"}
+    assert service.resume(holder).state is S.CONFIRMED

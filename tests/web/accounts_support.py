@@ -17,7 +17,7 @@ _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
 
 def browser(client: TestClient) -> TestClient:
-    """Another browser on the same app (the same response cache)."""
+    """Another browser on the same app (the same response cache), with cookies of its own."""
     return TestClient(client.app, follow_redirects=False)
 
 

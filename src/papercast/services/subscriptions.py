@@ -37,6 +37,7 @@ from papercast.domain.subscriptions import (
     subscriber_name,
 )
 from papercast.domain.tokens import InvalidToken, TokenSigner, new_secret
+from papercast.domain.votes import address_group
 from papercast.ports import (
     AccountReading,
     SubscriberReading,
@@ -123,7 +124,8 @@ class SubscriptionService:
         subscribers); every other outcome is silent."""
         email = subscriber_email(email_text)
         name = subscriber_name(name)
-        requester_hash = self._signer.digest("requester", requester)
+        # Counted by network (an IPv6 client rotates through its /64), as votes are.
+        requester_hash = self._signer.digest("requester", address_group(requester))
         limits = LinkLimits(self.policy.per_address_per_day, ADDRESS_WINDOW, self.policy.per_ip_per_hour,
                             REQUESTER_WINDOW)
         with self._units.begin() as transaction:
@@ -245,13 +247,13 @@ class SubscriptionService:
         return self._change(holder, change)
 
     def pause(self, holder: Holder) -> Subscriber:
-        return self._change(holder, self._event(SubscriberEvent.PAUSE, "paused by the reader"))
+        return self._change(holder, self._stopping(SubscriberEvent.PAUSE, "paused by the reader"))
 
     def resume(self, holder: Holder) -> Subscriber:
         return self._change(holder, self._event(SubscriberEvent.RESUME, "resumed by the reader"))
 
     def unsubscribe(self, holder: Holder, reason: str = "unsubscribed by the reader") -> Subscriber:
-        return self._change(holder, self._ending(SubscriberEvent.UNSUBSCRIBE, reason))
+        return self._change(holder, self._stopping(SubscriberEvent.UNSUBSCRIBE, reason))
 
     def check_unsubscribe_link(self, token: str) -> Subscriber:
         """The subscription an unsubscribe link names (nothing changes: link scanners open it)."""
@@ -264,7 +266,7 @@ class SubscriptionService:
         now = self._clock.now()
         with self._units.begin() as transaction:
             found = self._by_token(transaction.subscribers, UNSUBSCRIBE_PURPOSE, token)
-            self._ending(SubscriberEvent.UNSUBSCRIBE, "one-click unsubscribe")(transaction, found, now)
+            self._stopping(SubscriberEvent.UNSUBSCRIBE, "one-click unsubscribe")(transaction, found, now)
             changed = transaction.subscribers.by_id(found.id)
         assert changed is not None
         return changed
@@ -302,7 +304,7 @@ class SubscriptionService:
             found = transaction.subscribers.by_id(subscriber_id)
             if found is None or found.email is None:
                 raise NotFound(f"no subscriber {subscriber_id}")
-            self._ending(SubscriberEvent.SUPPRESS, reason)(transaction, found, now)
+            self._stopping(SubscriberEvent.SUPPRESS, reason)(transaction, found, now)
             changed = transaction.subscribers.by_id(subscriber_id)
         assert changed is not None
         log.warning("subscriptions.suppressed subscriber=%d reason=%s", subscriber_id, reason)
@@ -408,8 +410,8 @@ class SubscriptionService:
                 transaction.subscribers.set_state(found.id, state, now, reason=reason)
         return apply
 
-    def _ending(self, event: SubscriberEvent, reason: str) -> _Change:
-        """Unsubscribe or suppress: the state, and the queued digests cancelled in the same
+    def _stopping(self, event: SubscriberEvent, reason: str) -> _Change:
+        """Pause, unsubscribe or suppress: the state, and the queued digests cancelled in the same
         transaction, so nothing queued before arrives after."""
         def apply(transaction: Transaction, found: Subscriber, now: datetime) -> None:
             state = next_state(found.state, event)

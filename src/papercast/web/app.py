@@ -68,8 +68,7 @@ def create_app(services: WebServices) -> FastAPI:
     app.include_router(api_subscriptions.router, prefix="/api/v1")
     app.include_router(api_votes.router, prefix="/api/v1")
     for router in (pages.router, search.router, voting.router, papers.router, accounts.router,
-                   subscriptions.router,
-                   api_docs.router, feed_routes.router, health_router):
+                   subscriptions.router, api_docs.router, feed_routes.router, health_router):
         app.include_router(router)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
@@ -96,8 +95,7 @@ def _context(services: WebServices) -> WebContext:
                       templates=build_templates(), metrics=HttpMetrics(), config=services.config,
                       health=services.health, operations=services.operations,
                       accounts=services.accounts, signer=services.signer,
-                      subscriptions=services.subscriptions,
-                      trending=services.trending, votes=services.votes)
+                      subscriptions=services.subscriptions, trending=services.trending, votes=services.votes)
 
 
 def _buckets(config: WebConfig, monotonic: Callable[[], float]) -> TokenBuckets | None:

@@ -195,6 +195,8 @@ class Subscription(BaseModel):
 class SubscriptionAccepted(BaseModel):
     status: str = Field(description="always `accepted`, whatever the address")
     detail: str
+
+
 class Points(BaseModel):
     points: float = Field(description="upvote_weight × upvotes + save_weight × saves + external_weight × "
                                       "external upvotes (the weights are on the about page)")
