@@ -14,7 +14,9 @@ import pytest
 from sqlalchemy import select, update
 
 from papercast.bootstrap import Papercast, build
-from papercast.domain.subscriptions import SubscriberState
+from papercast.domain.digests import DigestPeriod
+from papercast.domain.papers import Paper
+from papercast.domain.subscriptions import Subscriber, SubscriberState
 from papercast.settings import Settings
 from papercast.storage.engine import write_transaction
 from papercast.storage.tables import digest_deliveries, mail_outbox
@@ -155,3 +157,23 @@ def test_one_digest_per_local_day_across_daylight_saving_changes(database_url: s
         assert len(periods) == len(set(periods))  # never two for a local date
         days = sorted(datetime.fromisoformat(period).date() for period in periods)
         assert len(days) >= 6 and all((b - a).days == 1 for a, b in zip(days, days[1:], strict=False))
+
+
+class TwoPicks:
+    """Recommendations as issue #13 will give them: two papers for any reader."""
+
+    def picks(self, subscriber: Subscriber, period: DigestPeriod, limit: int) -> list[Paper]:
+        return list(self.papers.values())
+
+    def __init__(self, papercast: Papercast) -> None:
+        self.papers = papercast.papers.get_many(["2612.00004", "2612.00005"])
+
+
+def test_personal_picks_come_last_through_their_port_each_paper_once(papercast: Papercast) -> None:
+    import_subscribers(papercast, [("ann@example.org", daily("surface codes"))])
+    without = papercast.digests().preview("ann@example.org", MORNING)
+    assert [section.kind for section in without.digest.sections] == ["trending", "topic"]  # no picks yet
+    digest = papercast.digests(picks=TwoPicks(papercast)).preview("ann@example.org", MORNING).digest
+    assert [section.title for section in digest.sections][-1] == "Picked for you"
+    picked = [paper.paper_id for paper in digest.sections[-1].papers]
+    assert picked == ["2612.00005"]  # 2612.00004 is the topic's already
