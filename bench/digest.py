@@ -13,8 +13,8 @@ to the sink within 10 minutes on this machine, with the web serving at the same 
   per second (one unit of work per 25 subscribers, as the worker does).
 - send: an SMTP sink (aiosmtpd, another process, accepts and discards) and `--connections`
   `papercast digests send` processes at once, one SMTP connection each: messages per second.
-- web: while both run, one client asks `papercast serve` for `/` back to back: how many answers
-  and their latency (median, 95th percentile).
+- web: while both run, one client asks `papercast serve` for `/` about 20 times a second: how
+  many answers and their latency (median, 95th percentile).
 
 Prints one JSON object with the machine. PostgreSQL: PAPERCAST_TEST_POSTGRES_URL (a schema of its own).
 """
@@ -153,6 +153,7 @@ class WebProbe:
                     ok = False
                 if ok:
                     self.latencies.append(time.perf_counter() - started)
+                    time.sleep(0.05)  # a reader's pace, not a flood that takes the digests' CPU
                 else:
                     self.errors += 1
                     time.sleep(0.2)
