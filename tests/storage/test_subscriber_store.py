@@ -36,7 +36,7 @@ def records(engine: Engine) -> Iterator[SqlSubscriberRecords]:
 
 
 def test_the_migration_matches_the_tables(engine: Engine) -> None:
-    assert migrations.current_revision(engine) == "0008_subscriptions"
+    assert migrations.current_revision(engine) == migrations.head_revision()  # 0008_subscriptions or later
     assert migrations.drift(engine) == []
 
 
