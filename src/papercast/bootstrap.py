@@ -51,9 +51,12 @@ if TYPE_CHECKING:
     from papercast.domain.tokens import TokenSigner
     from papercast.index.follower import IndexFollower
     from papercast.mail.queue import TemplatedMailQueue
+    from papercast.ports import PersonalPicks
     from papercast.services.accounts import AccountService
+    from papercast.services.digests import DigestService
     from papercast.services.mail import OutboxSender
     from papercast.services.search import SearchService, SearchTuning
+    from papercast.services.subscriptions import SubscriptionService
     from papercast.storage.embeddings import SqlEmbeddingStore
     from papercast.storage.outbox import SqlMailOutbox
     from papercast.web.context import BackgroundWorker, WebServices
@@ -93,6 +96,8 @@ class Papercast:
     _signer: TokenSigner | None = field(default=None, init=False, repr=False)
     _accounts: AccountService | None = field(default=None, init=False, repr=False)
     _accounts_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _subscriptions: SubscriptionService | None = field(default=None, init=False, repr=False)
+    _digests: DigestService | None = field(default=None, init=False, repr=False)
 
     def http_client(self) -> PoliteHttpClient:
         """A polite HTTP client for harvests, spaced and retried as the settings say; the spacing
@@ -213,7 +218,8 @@ class Papercast:
             catalog=self.catalog, listings=self.listings, health=SqlHealthCheck(self.engine),
             operations=operations, config=WebConfig.from_settings(self.settings),
             monotonic=self.clock.monotonic, accounts=self.accounts, signer=self.signer,
-            trending=self.trending, votes=self.votes, search_backend=search_backend, worker=worker)
+            subscriptions=self.subscriptions, trending=self.trending, votes=self.votes,
+            search_backend=search_backend, worker=worker)
 
     def served_web(self, *, with_worker: bool) -> WebServices:
         """What `papercast serve` runs: the web services over the real search backend and,
@@ -290,6 +296,40 @@ class Papercast:
                 self._accounts = AccountService(self.units, SqlAccountStore(self.engine), self.mail_queue(),
                                                 signer, self.clock, policy)
             return self._accounts
+
+    def subscriptions(self) -> SubscriptionService:
+        """Digest subscriptions: subscribe, confirm, preferences, unsubscribe, import; built on
+        first use (it needs the key)."""
+        signer = self.signer()
+        with self._accounts_lock:
+            if self._subscriptions is None:
+                from papercast.domain.mail import parse_mailbox
+                from papercast.domain.subscriptions import SubscriptionPolicy
+                from papercast.services.subscriptions import SubscriptionService
+                from papercast.storage.accounts import SqlAccountStore
+                from papercast.storage.subscribers import SqlSubscriberStore
+
+                s = self.settings
+                sender = parse_mailbox(s.mail_from, "PAPERCAST_MAIL_FROM").address
+                policy = SubscriptionPolicy(
+                    confirm_max_age=timedelta(hours=s.subscribe_confirm_hours),
+                    preferences_max_age=timedelta(days=s.preferences_link_days),
+                    per_address_per_day=s.subscribe_per_address_per_day,
+                    per_ip_per_hour=s.subscribe_per_ip_per_hour,
+                    unsubscribe_mailto=s.unsubscribe_mailto or sender)
+                self._subscriptions = SubscriptionService(
+                    self.units, SqlSubscriberStore(self.engine), SqlAccountStore(self.engine), signer,
+                    self.clock, policy, base_url=s.public_base_url)
+            return self._subscriptions
+
+    def digests(self, picks: PersonalPicks | None = None) -> DigestService:
+        """Digests: plan, preview, outcomes, status; built on first use (subscriptions need the
+        key, topics the keyword index). `picks` is the seam for recommendations (none yet)."""
+        subscriptions = self.subscriptions()
+        with self._accounts_lock:
+            if self._digests is None or picks is not None:
+                self._digests = build_digests(self, subscriptions, picks)
+            return self._digests
 
     def close(self) -> None:
         if self._follower is not None:
@@ -375,6 +415,26 @@ def build_votes(papercast: Papercast) -> VoteService:
 
     store = SqlVoteStore(papercast.engine, papercast.trending.parameters)
     return VoteService(papercast.units, store, papercast.papers, papercast.clock, limits, hash_address)
+
+
+def build_digests(papercast: Papercast, subscriptions: SubscriptionService,
+                  picks: PersonalPicks | None) -> DigestService:
+    from papercast.index.follower import LiveKeywordIndex
+    from papercast.index.topics import KeywordTopicMatcher
+    from papercast.services.digests import DigestPolicy, DigestService
+    from papercast.storage.digests import SqlDigestStore, SqlTrendingPapers
+    from papercast.storage.popularity import SqlPopularityQueries
+    from papercast.storage.subscribers import SqlSubscriberStore
+
+    s = papercast.settings
+    policy = DigestPolicy(skip_empty=s.digest_skip_empty, per_section=s.digest_papers_per_section,
+                          abstract_chars=s.digest_abstract_chars, suppress_after=s.digest_suppress_after)
+    engine = papercast.engine
+    return DigestService(
+        papercast.units, SqlDigestStore(engine), subscriptions, SqlSubscriberStore(engine),
+        SqlTrendingPapers(SqlPopularityQueries(engine, monotonic=papercast.clock.monotonic)),
+        KeywordTopicMatcher(LiveKeywordIndex(papercast.index_follower())), papercast.papers,
+        papercast.mail_queue(), papercast.clock, policy, base_url=s.public_base_url, picks=picks)
 
 
 def database_engine(settings: Settings) -> Engine:

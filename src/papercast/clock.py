@@ -27,3 +27,14 @@ class SystemClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+
+class ShiftedClock(SystemClock):
+    """The real clock moved to start at `start`: time passes as usual from there (commands given
+    `--at`, to catch up after downtime or to replay a day)."""
+
+    def __init__(self, start: datetime) -> None:
+        self._offset = start - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset

@@ -8,12 +8,14 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from papercast.domain.accounts import ApiTokenInfo, LinkRecord, Reader, Scope, SessionInfo, User, UserState
+from papercast.domain.digests import DeliveryState, DigestPeriod, PlannedDelivery, SettledDelivery
 from papercast.domain.ingest import SourceItem, ValidatedBatch
 from papercast.domain.jobs import Job, JobEvent, JobState
-from papercast.domain.mail import Claim, Envelope, MailRequest, QueuedMail, Receipt, Settlement
+from papercast.domain.mail import Claim, Envelope, MailRequest, PreparedMail, QueuedMail, Receipt, Settlement
 from papercast.domain.operations import HealthStatus, JobStats
 from papercast.domain.papers import Outcome, Paper
 from papercast.domain.query import ParsedQuery, TextSegment
+from papercast.domain.subscriptions import Preferences, Subscriber, SubscriberState
 from papercast.domain.trending import Mark, Standing
 
 
@@ -143,9 +145,18 @@ class JobWriter(Protocol):
 
 class MailWriter(Protocol):
     """Queues mail inside a unit of work: the message commits with the change that causes it.
-    Queueing a request whose idempotency key is queued already adds nothing and answers None."""
+    Queueing a request whose idempotency key is queued already adds nothing and answers None.
+    Cancelling and forgetting mail likewise commit with the change that causes them."""
 
     def enqueue(self, request: MailRequest) -> QueuedMail | None: ...
+
+    def cancel(self, address: str, kinds: Collection[str], reason: str) -> int:
+        """Retire the queued (not yet sending) messages of `kinds` to `address` as expired; how many."""
+        ...
+
+    def forget_recipient(self, address: str) -> int:
+        """Delete every message to `address`, sent or not; how many."""
+        ...
 
 
 class AccountRecords(Protocol):
@@ -214,6 +225,42 @@ class AccountReading(Protocol):
     def reading(self) -> AbstractContextManager[AccountRecords]: ...
 
 
+class SubscriberRecords(Protocol):
+    """Digest subscribers and their topics, read and written in one transaction."""
+
+    def add(self, email: str, state: SubscriberState, preferences: Preferences, *, link_key: str, source: str,
+            now: datetime, name: str = "", user_id: int | None = None,
+            consented_at: datetime | None = None) -> Subscriber | None: ...
+
+    def by_id(self, subscriber_id: int) -> Subscriber | None: ...
+
+    def by_email(self, email: str) -> Subscriber | None: ...
+
+    def by_user(self, user_id: int) -> Subscriber | None: ...
+
+    def page(self, *, states: Collection[SubscriberState] = (), after_id: int = 0,
+             limit: int = 1000) -> list[Subscriber]: ...
+
+    def state_counts(self) -> dict[str, int]: ...
+
+    def set_preferences(self, subscriber_id: int, preferences: Preferences, now: datetime, *,
+                        requested: bool = False) -> None: ...
+
+    def set_state(self, subscriber_id: int, state: SubscriberState, now: datetime, *, reason: str = "",
+                  consented_at: datetime | None = None) -> None: ...
+
+    def set_owner(self, subscriber_id: int, *, name: str | None = None,
+                  user_id: int | None = None) -> None: ...
+
+    def forget(self, subscriber_id: int, now: datetime, new_link_key: str) -> None: ...
+
+
+class SubscriberReading(Protocol):
+    """Subscriber reads outside a unit of work."""
+
+    def reading(self) -> AbstractContextManager[SubscriberRecords]: ...
+
+
 class ScoreWrites(Protocol):
     """Stored trending scores inside a transaction: scored again in id order, and the parameters
     they were made with (`storage.popularity.PopularityRecords`)."""
@@ -271,6 +318,9 @@ class Transaction(Protocol):
 
     @property
     def accounts(self) -> AccountRecords: ...
+
+    @property
+    def subscribers(self) -> SubscriberRecords: ...
 
     @property
     def votes(self) -> VoteWrites: ...
@@ -590,3 +640,48 @@ class VectorChangeFeed(Protocol):
     def pending_count(self, model_id: str) -> int: ...
 
     def changed_since(self, model_id: str, embedding_seq: int, limit: int = ...) -> VectorChangeBatch: ...
+
+
+class TrendingSince(Protocol):
+    """The papers first announced since an instant, most points first (the trending service's
+    `today`/`week` lists, for an instant other than now)."""
+
+    def since(self, start: datetime, limit: int) -> list[Paper]: ...
+
+
+class TopicMatcher(Protocol):
+    """Those of `paper_ids` a saved search matches, best first (the keyword index)."""
+
+    def matching(self, topic: str, paper_ids: Sequence[str], limit: int) -> list[str]: ...
+
+
+class PersonalPicks(Protocol):
+    """Papers picked for one reader (recommendations, issue #13): the digest's last section."""
+
+    def picks(self, subscriber: Subscriber, period: DigestPeriod, limit: int) -> list[Paper]: ...
+
+
+class DigestStore(Protocol):
+    """Digest deliveries per subscriber and period (`storage.digests`); `add` joins a unit of work."""
+
+    def add(self, connection: Any, delivery: PlannedDelivery, now: datetime) -> bool: ...
+
+    def planned(self, keys: Sequence[tuple[int, str]]) -> set[tuple[int, str]]: ...
+
+    def announced(self, first: date, last: date) -> list[str]: ...
+
+    def finished(self, limit: int) -> list[SettledDelivery]: ...
+
+    def settle(self, delivery: SettledDelivery, now: datetime) -> bool: ...
+
+    def recent_outcomes(self, subscriber_id: int, limit: int) -> list[tuple[DeliveryState, int | None]]: ...
+
+    def counts(self, period: str) -> dict[str, int]: ...
+
+    def latest_period(self) -> str | None: ...
+
+
+class MailPreparer(Protocol):
+    """Renders and builds a message without queueing it (a preview)."""
+
+    def prepare(self, request: MailRequest) -> PreparedMail: ...

@@ -203,6 +203,10 @@ def _mailbox(value: str) -> str | None:
     return None
 
 
+def _optional_mailbox(value: str) -> str | None:
+    return _mailbox(value) if value else None
+
+
 def _parser_problem(parse: Callable[[str], Any]) -> Callable[[str], str | None]:
     """A rule from a domain parser: its own message, without the variable it already names."""
 
@@ -456,6 +460,36 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Whether any address may sign in (its account is made at its first sign-in). Off: only "
                 "addresses added with `papercast users add` can; the form answers every address alike.",
                 rule=Rule("true or false", _any)),
+    SettingSpec("subscribe_confirm_hours", int, 72,
+                "Hours a digest subscription's confirmation link works; it works once.", minimum=1),
+    SettingSpec("subscribe_per_address_per_day", int, 3,
+                "Confirmation mails one address may be sent in a day; more requests are answered as usual "
+                "but send nothing (and are logged). 0: no limit.", minimum=0),
+    SettingSpec("subscribe_per_ip_per_hour", int, 5,
+                "Confirmation mails requests from one IP address may cause in an hour, whatever the "
+                "addresses; more are answered as usual but send nothing (and are logged). 0: no limit.",
+                minimum=0),
+    SettingSpec("preferences_link_days", int, 90,
+                "Days a digest's link to the subscriber's preferences page works (every digest carries a "
+                "fresh one). Unsubscribe links never expire.", minimum=1),
+    SettingSpec("unsubscribe_mailto", str, "",
+                "Address of the `mailto:` in every digest's List-Unsubscribe header (mail to it asks the "
+                "operator to unsubscribe the sender: `papercast subscribers remove`). Empty: the address "
+                "of PAPERCAST_MAIL_FROM.",
+                rule=Rule("empty, or an address like unsubscribe@example.org", _optional_mailbox)),
+    SettingSpec("digest_skip_empty", bool, True,
+                "Whether a digest with no paper in it is skipped (recorded as `skipped_empty`, nothing "
+                "sent), as on days arXiv announces nothing.", rule=Rule("true or false", _any)),
+    SettingSpec("digest_papers_per_section", int, 5,
+                "Papers in each section of a digest: trending, each topic, personal picks.", minimum=1),
+    SettingSpec("digest_abstract_chars", int, 400,
+                "Characters of each abstract a digest shows (cut at a word, with an ellipsis).", minimum=80),
+    SettingSpec("digest_suppress_after", int, 1,
+                "Digests in a row refused with a permanent (5xx) reply after which the address is "
+                "suppressed: it gets nothing until its owner subscribes again.", minimum=1),
+    SettingSpec("digest_plan_minutes", int, 5,
+                "How often the worker plans the digests that are due (a cluster task); a digest goes out "
+                "at most this long after its send hour.", minimum=1),
 )
 
 _SPECS = {spec.name: spec for spec in SETTINGS}
@@ -529,6 +563,16 @@ class Settings:
     sign_in_per_address_per_hour: int
     sign_in_per_ip_per_hour: int
     open_sign_up: bool
+    subscribe_confirm_hours: int
+    subscribe_per_address_per_day: int
+    subscribe_per_ip_per_hour: int
+    preferences_link_days: int
+    unsubscribe_mailto: str
+    digest_skip_empty: bool
+    digest_papers_per_section: int
+    digest_abstract_chars: int
+    digest_suppress_after: int
+    digest_plan_minutes: int
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, config_file: Path | None = None,

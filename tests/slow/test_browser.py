@@ -316,19 +316,24 @@ def test_pages_work_without_javascript(browser: Any, live_server: LiveServer) ->
 # --- signing in ---------------------------------------------------------------------------------------
 
 
-def mailed_sign_in_path(server: LiveServer, address: str) -> str:
-    """Send the outbox with the files mailer, as the worker would, and read the sign-in link (its
-    path: links are built from PAPERCAST_BASE_URL, not this test server's port) from the .eml."""
+def mailed_path(server: LiveServer, address: str, route: str) -> str:
+    """Send the outbox with the files mailer, as the worker would, and read the link to `route` (its
+    path: links are built from PAPERCAST_BASE_URL, not this test server's port) from the newest
+    .eml to `address`."""
     papercast(server.env, "mail", "send")
     mail_dir = Path(server.env["PAPERCAST_DATA_DIR"]) / "mail"
     for written in sorted(mail_dir.glob("*.eml"), key=lambda path: path.stat().st_mtime, reverse=True):
         message = message_from_bytes(written.read_bytes(), policy=policy.default)
         if message["To"] == address:
             text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-            found = re.search(r"https?://[^/\s]+(/sign-in/confirm\?token=\S+)", text)
+            found = re.search(rf"https?://[^/\s]+({re.escape(route)}\?token=\S+)", text)
             assert found, text
             return found.group(1)
     raise AssertionError(f"no mail to {address} in {mail_dir}")
+
+
+def mailed_sign_in_path(server: LiveServer, address: str) -> str:
+    return mailed_path(server, address, "/sign-in/confirm")
 
 
 def sign_in_through_the_pages(tab: Any, server: LiveServer, address: str) -> None:
@@ -368,6 +373,58 @@ def test_sign_in_by_mail_then_sign_out(browser: Any, live_server: LiveServer, ja
         tab.wait_for_url(f"{live_server.url}/")
         assert tab.locator("header a[href='/sign-in']").count() == 1
         assert not any(cookie["name"] == "papercast_session" for cookie in context.cookies())
+    finally:
+        context.close()
+
+
+# --- subscribing to the digest -----------------------------------------------------------------------
+
+
+def subscriber(server: LiveServer, address: str) -> dict[str, Any]:
+    listed = json.loads(papercast(server.env, "subscribers", "list", "--json"))["subscribers"]
+    found: dict[str, Any] = next(item for item in listed if item["email"] == address)
+    return found
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-js", "without-js"])
+def test_subscribe_from_the_footer_and_confirm_by_mail(browser: Any, live_server: LiveServer,
+                                                       javascript: bool) -> None:
+    """The footer form of any page, the whole form, the mailed link, its button: with script the
+    browser's time zone (Asia/Tokyo here) is filled in; without, the digest goes out in UTC."""
+    mode = "js" if javascript else "nojs"
+    address = f"digest-{mode}@example.org"
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=javascript,
+                                  timezone_id="Asia/Tokyo")
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    try:
+        tab.goto("/search?q=attention")
+        tab.fill("#subscribe-email", address)
+        tab.click("footer form.subscribe-form button[type=submit]")
+        tab.wait_for_url("**/subscribe?*")
+        assert tab.locator("#subscribe-page-email").input_value() == address
+        assert tab.locator("#subscribe-topics").input_value() == "attention"  # the page's search
+        assert tab.locator("#subscribe-zone").input_value() == ("Asia/Tokyo" if javascript else "")
+        tab.check("input[name=frequency][value=weekly]")
+        tab.click("form.subscribe-page-form button[type=submit]")
+        tab.wait_for_url("**/subscribe?sent=1")
+        assert "a confirmation link is on its way" in tab.locator("main").inner_text()
+        assert subscriber(live_server, address)["state"] == "unconfirmed"
+        tab.goto(mailed_path(live_server, address, "/subscribe/confirm"))
+        assert address in tab.locator("h1").inner_text()
+        assert subscriber(live_server, address)["state"] == "unconfirmed"  # opening the link changes nothing
+        shot(tab, f"subscribe-confirm-{mode}")
+        tab.click("main form button[type=submit]")
+        tab.wait_for_url("**/subscribe/preferences?*confirmed=1")
+        assert "Your subscription is confirmed." in tab.locator("main").inner_text()
+        found = subscriber(live_server, address)
+        assert found["state"] == "confirmed", tab.locator("main").inner_text()
+        assert (found["topics"], found["frequency"]) == (["attention"], "weekly")
+        assert found["time_zone"] == ("Asia/Tokyo" if javascript else "UTC")
+        shot(tab, f"subscribe-confirmed-{mode}")
+        assert errors == []
     finally:
         context.close()
 
@@ -441,7 +498,8 @@ def fuzz_target(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
 def test_schemathesis_finds_no_server_errors(fuzz_target: LiveServer, tmp_path: Path) -> None:
     """Every operation of /api/v1/openapi.json, fuzzed within a bounded budget: no 5xx, and every
     answer conforms to the document (status codes, content types, schemas, headers)."""
-    command = [str(BIN / "st"), "run", f"{fuzz_target.url}/api/v1/openapi.json", "--url", fuzz_target.url,
+    command = [str(BIN / "st"), "--config-file", str(Path(__file__).with_name("schemathesis.toml")), "run",
+               f"{fuzz_target.url}/api/v1/openapi.json", "--url", fuzz_target.url,
                "--checks", "all", "--max-examples", "15", "--seed", "20261128", "--request-timeout", "10",
                "--workers", "2", "--no-color"]  # (--max-time would repeat fuzzing until it is spent)
     result = subprocess.run(command, capture_output=True, text=True, timeout=110, cwd=tmp_path, check=False,

@@ -16,6 +16,11 @@ _LINK = re.compile(r"https?://[^/\s]+(/sign-in/confirm\?token=[A-Za-z0-9_.=-]+)"
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
 
+def browser(client: TestClient) -> TestClient:
+    """Another browser on the same app (the same response cache), with cookies of its own."""
+    return TestClient(client.app, follow_redirects=False)
+
+
 def send_mail(papercast: Papercast, mailer: MemoryMailer) -> list[EmailMessage]:
     """Send what the outbox holds through `mailer`; the messages sent now, parsed."""
     before = len(mailer.delivered)
@@ -37,11 +42,6 @@ def csrf_in(html: str) -> str:
     found = _CSRF.search(html)
     assert found, "no CSRF token in the page"
     return found.group(1)
-
-
-def browser(client: TestClient) -> TestClient:
-    """Another browser on the same app (the same response cache), with cookies of its own."""
-    return TestClient(client.app, follow_redirects=False)
 
 
 def request_link(client: TestClient, email: str) -> int:

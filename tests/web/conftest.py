@@ -13,6 +13,18 @@ from web_corpus import make_papercast
 from papercast.bootstrap import Papercast
 from papercast.mail.memory import MemoryMailer
 from papercast.web.app import create_app
+from support.clock import ManualClock
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def mailer() -> MemoryMailer:
+    """Where the account and subscription tests send the outbox to read the links in it."""
+    return MemoryMailer()
 
 
 @pytest.fixture
@@ -26,9 +38,3 @@ def papercast(database_url: str, tmp_path: Path) -> Iterator[Papercast]:
 def client(papercast: Papercast) -> Iterator[TestClient]:
     with TestClient(create_app(papercast.web_services()), follow_redirects=False) as test_client:
         yield test_client
-
-
-@pytest.fixture
-def mailer() -> MemoryMailer:
-    """Where sign-in mail goes in the web tests (`accounts_support.send_mail` sends through it)."""
-    return MemoryMailer()

@@ -7,10 +7,11 @@ from xml.etree.ElementTree import Element, SubElement
 
 import pytest
 
+from papercast.domain.latex_text import accents_to_unicode
 from papercast.domain.query import TextSegment
 from papercast.web import math as math_module
 from papercast.web.math import formula_mathml, render_snippet, render_text, split_math
-from papercast.web.tex import accents_to_unicode, text_html
+from papercast.web.tex import text_html
 
 
 def test_fraction_renders_to_mathml() -> None:

@@ -54,10 +54,14 @@ def corpus() -> list[PaperRecord]:
     return records
 
 
-def make_papercast(database_url: str, tmp_path: Path, clock: Clock | None = None,
+def make_papercast(database_url: str, tmp_path: Path, clock: Clock | None = None, *, ingest: bool = True,
                    **settings: Any) -> Papercast:
+    """Papercast on `database_url` with the test corpus (`ingest`: another process on a database
+    that has it already does not ingest it again)."""
     values = {"web_rate_limit_per_minute": 0, "web_page_size": PAGE_SIZE, **settings}
     papercast = build(Settings.load(env={}, data_dir=tmp_path, database_url=database_url, **values), clock)
+    if not ingest:
+        return papercast
     report = papercast.ingest.ingest(corpus(), "test")
     assert report.rejected == 0, report.rejections
     return papercast

@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from papercast.bootstrap import Papercast, build
+from papercast.clock import Clock
 from papercast.domain.errors import NotFound, PapercastError
 from papercast.settings import Settings
 
@@ -48,11 +49,12 @@ def configure_logging(settings: Settings | None = None) -> None:
 
 
 @contextmanager
-def papercast_app() -> Iterator[Papercast]:
-    """Build papercast for one command and close it afterwards, turning errors into messages."""
+def papercast_app(clock: Clock | None = None) -> Iterator[Papercast]:
+    """Build papercast for one command (on `clock`, else the system's) and close it afterwards,
+    turning errors into messages."""
     settings = load_settings()
     with user_errors():
-        app = build(settings)
+        app = build(settings, clock)
     try:
         with user_errors():
             yield app

@@ -6,6 +6,7 @@ import typer
 
 from papercast.cli import config as config_commands
 from papercast.cli import db as db_commands
+from papercast.cli import digests as digest_commands
 from papercast.cli import embed as embed_commands
 from papercast.cli import harvest as harvest_commands
 from papercast.cli import index as index_commands
@@ -15,6 +16,7 @@ from papercast.cli import mail as mail_commands
 from papercast.cli import papers as paper_commands
 from papercast.cli import search as search_commands
 from papercast.cli import serve as serve_commands
+from papercast.cli import subscribers as subscriber_commands
 from papercast.cli import trending as trending_commands
 from papercast.cli import users as user_commands
 from papercast.cli import worker as worker_commands
@@ -42,7 +44,9 @@ mail_commands.register(app)
 worker_commands.register(app)
 job_commands.register(app)
 user_commands.register(app)
+subscriber_commands.register(app)
 trending_commands.register(app)
+digest_commands.register(app)
 
 
 @app.callback()

@@ -279,7 +279,10 @@ def settle_failure(entry: OutboxEntry, failure: DeliveryFailed, now: datetime, p
     detail = failure.detail
     if failure.kind is FailureKind.UNKNOWN_OUTCOME:
         detail = f"possible duplicate: {detail}"
-    if entry.attempts >= policy.max_attempts:
+    # A message with a deadline (a digest: its period's end) is worth every retry until then: a
+    # mailbox that greylists or is full for a morning still gets it; after, it expires. Only
+    # messages without one give up after a number of attempts.
+    if entry.not_after is None and entry.attempts >= policy.max_attempts:
         return Settlement(OutboxState.FAILED, f"gave up after {entry.attempts} attempts: {detail}", code)
     next_attempt_at = now + policy.delay(entry.attempts, jitter)
     if entry.not_after is not None and next_attempt_at >= entry.not_after:

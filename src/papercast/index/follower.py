@@ -597,6 +597,9 @@ class LiveKeywordIndex:
     def pinned_ids(self, *args: Any, **kwargs: Any) -> list[str]:
         return self._guarded(lambda index: index.pinned_ids(*args, **kwargs))
 
+    def matching(self, *args: Any, **kwargs: Any) -> list[str]:
+        return self._guarded(lambda index: index.matching(*args, **kwargs))
+
     def _guarded(self, call: Callable[[TantivyKeywordIndex], _T]) -> _T:
         index = self._follower.keyword_for_search()
         try:

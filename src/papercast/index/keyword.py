@@ -319,6 +319,25 @@ class TantivyKeywordIndex:
             [(tantivy.Occur.Must, candidates), (tantivy.Occur.Must, _unscored(restriction))])
         return set(self._ids_of(query, len(paper_ids)))
 
+    def matching(self, parsed: ParsedQuery, paper_ids: Sequence[str], limit: int) -> list[str]:
+        """Those of `paper_ids` that have every word of the query (in title or abstract) and pass
+        its phrases, filters and exclusions, best BM25 score first: a saved search's new papers
+        (the digest), where a paper with one word of three is not news about the topic."""
+        if not paper_ids or parsed.is_empty:
+            return []
+        clauses = [(tantivy.Occur.Must, tantivy.Query.term_set_query(self._schema, "id",
+                                                                     list(dict.fromkeys(paper_ids))))]
+        w = self.weights
+        for token in list(dict.fromkeys(self.query_tokens(parsed.terms)))[:MAX_QUERY_TOKENS]:
+            should = tantivy.Occur.Should
+            either = tantivy.Query.boolean_query([(should, self._boosted("text", token, w.text)),
+                                                  (should, self._boosted("title", token, w.title))])
+            clauses.append((tantivy.Occur.Must, either))
+        restriction = self.build_query(parsed, with_terms=False)
+        if restriction is not None:
+            clauses.append((tantivy.Occur.Must, restriction))
+        return self._ids_of(tantivy.Query.boolean_query(clauses), limit)
+
     def pinned_ids(self, parsed: ParsedQuery) -> list[str]:
         """Papers the query names exactly: arXiv ids typed as text, then an exact title match."""
         pinned: list[str] = []

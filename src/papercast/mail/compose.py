@@ -9,16 +9,37 @@ from datetime import datetime
 from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, EmailPolicy
 from email.utils import format_datetime
+from typing import Any
 
 from papercast.domain.errors import InvalidInput
 from papercast.domain.mail import MANAGED_HEADERS, MailAddress, require_clean_header
 from papercast.mail.render import RenderedMail
 
+# Headers written on one line as they are: mail providers read their URLs (RFC 8058), and the
+# standard folding turns a URL longer than a line into encoded words no provider decodes
+# (folding it at all has broken DKIM for relays that sign later: reliability.md E13). A
+# Message-ID longer than a line (a digest's, with a large subscriber id) would be folded before
+# its `<`, and receivers that compare ids to drop duplicates then see a leading space.
+ONE_LINE_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "message-id"})
+MAX_HEADER_LINE = 998  # RFC 5322 2.1.1, without the CRLF
+
+
+class _MessagePolicy(EmailPolicy):
+    """The SMTP policy, except that `ONE_LINE_HEADERS` with ASCII values are never folded."""
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        text = str(value)
+        fits = len(name) + 2 + len(text) <= MAX_HEADER_LINE
+        if name.lower() in ONE_LINE_HEADERS and text.isascii() and fits:
+            return f"{name}: {text}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
 # RFC 5322 line endings and 7-bit transfer encodings (quoted-printable or base64 for non-ASCII
 # text): the stored message is plain ASCII that any relay accepts, with or without 8BITMIME.
-MESSAGE_POLICY = SMTP.clone(cte_type="7bit")
+MESSAGE_POLICY = _MessagePolicy(linesep=SMTP.linesep, cte_type="7bit")
 
 
 def compose_message(*, sender: MailAddress, recipient: MailAddress, mail: RenderedMail, message_id: str,

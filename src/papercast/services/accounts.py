@@ -34,7 +34,7 @@ from papercast.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from papercast.domain.mail import MailRequest
 from papercast.domain.tokens import TokenSigner, new_secret, secret_hash
 from papercast.ports import AccountReading, AccountRecords, MailQueue, Transaction, UnitOfWork
-from papercast.services.links import SingleUseLinks
+from papercast.services.links import LinkLimits, SingleUseLinks
 
 log = logging.getLogger("papercast.accounts")
 
@@ -80,8 +80,6 @@ class AccountService:
         requester_hash = self._signer.digest("requester", requester)
         with self._units.begin() as transaction:
             records = transaction.accounts
-            records.lock(f"sign-in:{email}")  # always in this order: address, then requester
-            records.lock(f"sign-in-requester:{requester_hash}")
             refusal = self._refusal(records, email, requester_hash)
             if refusal:
                 log.warning("accounts.sign_in_refused reason=%s requester=%s", refusal, requester_hash[:12])
@@ -93,14 +91,11 @@ class AccountService:
 
     def _refusal(self, records: AccountRecords, email: str, requester_hash: str) -> str | None:
         """Why no link goes to `email` now, or None."""
-        since = self._clock.now() - RATE_WINDOW
         policy = self.policy
-        by_address = records.count_links(SIGN_IN_PURPOSE, since, subject=email)
-        if policy.per_address_per_hour and by_address >= policy.per_address_per_hour:
-            return "address-rate-limit"
-        by_requester = records.count_links(SIGN_IN_PURPOSE, since, requester_hash=requester_hash)
-        if policy.per_ip_per_hour and by_requester >= policy.per_ip_per_hour:
-            return "requester-rate-limit"
+        limits = LinkLimits(policy.per_address_per_hour, RATE_WINDOW, policy.per_ip_per_hour, RATE_WINDOW)
+        limited = self._links.refusal(records, SIGN_IN_PURPOSE, email, requester_hash, limits)
+        if limited:
+            return limited
         user = records.user_by_email(email)
         if user is None:
             return None if self.policy.open_sign_up else "unknown-address-sign-up-closed"
@@ -221,8 +216,9 @@ class AccountService:
         log.info("accounts.api_token_revoked user=%d token=%d", user_id, token_id)
 
     def delete_account(self, user_id: int) -> None:
-        """Remove the account's address and personal data: sessions, tokens, sign-in links and
-        mail to the address. The row stays, without them, for what refers to its id (votes)."""
+        """Remove the account's address and personal data: sessions, tokens, sign-in links, its
+        digest subscription and mail to the address. The row stays, without them, for what
+        refers to its id (votes)."""
         with self._units.begin() as transaction:
             records = transaction.accounts
             user = records.user_by_id(user_id)
@@ -230,6 +226,10 @@ class AccountService:
                 return
             records.forget_links(user.email)
             records.forget_user(user_id)
+            subscribers = transaction.subscribers
+            subscriber = subscribers.by_user(user_id) or subscribers.by_email(user.email)
+            if subscriber is not None:
+                subscribers.forget(subscriber.id, self._clock.now(), new_secret(16))
             forgotten = self._mail.forget_recipient(transaction.connection, user.email)
         log.info("accounts.deleted user=%d mails_forgotten=%d", user_id, forgotten)
 

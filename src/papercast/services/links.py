@@ -8,6 +8,7 @@ the transaction that acts on it. Sign-in uses this; confirmation links can use i
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import timedelta
 
 from papercast.clock import Clock
@@ -21,6 +22,17 @@ from papercast.domain.tokens import (
     secret_hash,
 )
 from papercast.ports import AccountRecords
+
+
+@dataclass(frozen=True)
+class LinkLimits:
+    """How many links of one purpose a subject (an address) may be sent, and a requester (an IP's
+    keyed hash) may cause, within their windows; 0 is no limit."""
+
+    per_subject: int
+    subject_window: timedelta
+    per_requester: int
+    requester_window: timedelta
 
 
 class SingleUseLinks:
@@ -37,6 +49,26 @@ class SingleUseLinks:
         nonce = new_secret(16)
         link_id = records.add_link(purpose, subject, secret_hash(nonce), requester_hash, now, now + max_age)
         return self._signer.sign(purpose, {"link": link_id, "nonce": nonce}, now)
+
+    def refusal(self, records: AccountRecords, purpose: str, subject: str, requester_hash: str,
+                limits: LinkLimits) -> str | None:
+        """Why no link for `purpose` may go to `subject` at `requester_hash`'s request now, or None.
+
+        Counting stored links makes the limits hold across processes; the locks (the subject's,
+        then the requester's, held until the caller's transaction ends) make them hold for
+        requests racing each other.
+        """
+        records.lock(f"{purpose}:{subject}")
+        records.lock(f"{purpose}-requester:{requester_hash}")
+        now = self._clock.now()
+        by_subject = records.count_links(purpose, now - limits.subject_window, subject=subject)
+        if limits.per_subject and by_subject >= limits.per_subject:
+            return "address-rate-limit"
+        by_requester = records.count_links(purpose, now - limits.requester_window,
+                                           requester_hash=requester_hash)
+        if limits.per_requester and by_requester >= limits.per_requester:
+            return "requester-rate-limit"
+        return None
 
     def check(self, records: AccountRecords, purpose: str, token: str, max_age: timedelta) -> LinkRecord:
         """The link `token` names, if it may still be used: `InvalidToken`, `ExpiredToken` or

@@ -5,6 +5,7 @@ with a lease (`FOR UPDATE SKIP LOCKED` / `BEGIN IMMEDIATE`), settling, and every
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +53,19 @@ def delete_mail_to(connection: Connection, address: str) -> int:
     recipient = func.lower(mail_outbox.c.recipient)
     result = connection.execute(delete(mail_outbox).where(recipient == address.lower()))
     return result.rowcount
+
+
+def expire_queued_mail(connection: Connection, address: str, kinds: Collection[str], now: datetime,
+                       detail: str) -> int:
+    """Retire the queued messages of `kinds` to `address` as `expired` (with an event saying why)
+    inside the caller's transaction: an unsubscribe stops the digests not yet sent. A message a
+    sender holds (`sending`) is not touched: it is on the wire already."""
+    rows = connection.execute(select(mail_outbox).where(
+        func.lower(mail_outbox.c.recipient) == address.lower(), mail_outbox.c.kind.in_(list(kinds)),
+        mail_outbox.c.state == OutboxState.QUEUED.value)).all()
+    for row in rows:
+        _retire(connection, row, now, OutboxState.EXPIRED, detail)
+    return len(rows)
 
 
 @dataclass(frozen=True)

@@ -391,3 +391,70 @@ instance_keys = Table(
     Column("secret", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# Digest subscribers (docs/architecture.md "Subscriptions"). `email` is lower-cased and unique;
+# None once an operator removed the subscriber's personal data (the row stays for what refers to
+# its id). `link_key` is the random secret unsubscribe and preferences links carry: stable, so
+# old mails keep working, and gone with the personal data. Confirmation links are `link_tokens`
+# rows (purpose `confirm-subscription`, subject the address); one older than `requested_at`
+# (the last subscribe request that set the preferences) is superseded.
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=True),
+    Column("name", String(100), nullable=False, server_default=""),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("frequency", String(8), nullable=False),
+    Column("send_hour", Integer, nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("link_key", String(64), nullable=False),
+    Column("source", String(16), nullable=False),  # form, api, account, import: how consent was given
+    Column("state_reason", String(200), nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("confirmed_at", DateTime(timezone=True), nullable=True),
+    Column("consented_at", DateTime(timezone=True), nullable=True),
+    Column("unsubscribed_at", DateTime(timezone=True), nullable=True),
+    Column("suppressed_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("state IN ('unconfirmed', 'confirmed', 'paused', 'unsubscribed', 'suppressed')",
+                    name="state"),
+    CheckConstraint("frequency IN ('daily', 'weekly')", name="frequency"),
+    CheckConstraint("send_hour BETWEEN 0 AND 23", name="send_hour"),
+    Index("ix_subscribers_email", "email", unique=True),
+    Index("ix_subscribers_user_id", "user_id", unique=True),
+    Index("ix_subscribers_state_id", "state", "id"),  # confirmed subscribers in id order, paged
+)
+
+# A subscriber's topics in the reader's order: queries of the search language (`cat:` included).
+subscriber_topics = Table(
+    "subscriber_topics",
+    metadata,
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("query", String(200), nullable=False),
+    PrimaryKeyConstraint("subscriber_id", "position", name="pk_subscriber_topics"),
+)
+
+# One digest per subscriber and period (`2026-12-03`, `2026-W49`): planned once (the primary key
+# refuses a second), then its outbox message's final outcome copied back for bounces and status.
+digest_deliveries = Table(
+    "digest_deliveries",
+    metadata,
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("period", String(10), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("outbox_id", Integer, nullable=True),  # the mail_outbox row; none when skipped
+    Column("papers", Integer, nullable=False),
+    Column("send_at", DateTime(timezone=True), nullable=False),  # when it was due
+    Column("planned_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Column("smtp_code", Integer, nullable=True),  # the last reply of a failed or expired message
+    CheckConstraint("state IN ('queued', 'skipped_empty', 'sent', 'failed', 'expired', 'cancelled')",
+                    name="state"),
+    PrimaryKeyConstraint("subscriber_id", "period", name="pk_digest_deliveries"),
+    Index("ix_digest_deliveries_period_state", "period", "state"),
+    Index("ix_digest_deliveries_state_outbox_id", "state", "outbox_id"),
+)

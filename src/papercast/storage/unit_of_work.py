@@ -4,14 +4,15 @@ causes commit together or not at all.
 `SqlUnitOfWork.begin()` opens a write transaction (`BEGIN IMMEDIATE` on SQLite) and yields a
 `SqlTransaction` whose parts write on its one connection: `papers` (the paper write batch, which
 takes the change counter's lock on first use), `jobs` (enqueue), `mail` (queue a message in
-the outbox), `accounts` (users, sessions, tokens, single-use links) and `votes` (upvotes, saves
-and the popularity they make). Other stores join through `connection`: their functions take a
-SQLAlchemy `Connection`. Leaving the block commits; an exception rolls everything back.
+the outbox), `accounts` (users, sessions, tokens, single-use links), `subscribers` (digest
+subscriptions) and `votes` (upvotes, saves and the popularity they make). Other stores join
+through `connection`: their functions take a SQLAlchemy `Connection`. Leaving the block commits;
+an exception rolls everything back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -25,8 +26,10 @@ from papercast.ports import MailQueue
 from papercast.storage.accounts import SqlAccountRecords
 from papercast.storage.engine import write_transaction
 from papercast.storage.jobs import EnqueueHook, insert_job
+from papercast.storage.outbox import delete_mail_to, expire_queued_mail
 from papercast.storage.papers import PaperWriteBatch
 from papercast.storage.popularity import advance_vote_sequence
+from papercast.storage.subscribers import SqlSubscriberRecords
 from papercast.storage.votes import VoteRecords
 
 
@@ -48,18 +51,29 @@ class TransactionJobs:
 
 class TransactionMail:
     """Queues mail inside a unit of work's transaction: rendered and checked at once, sent by the
-    worker after the commit, never if the unit rolls back."""
+    worker after the commit, never if the unit rolls back. Cancels and forgets mail likewise."""
 
-    def __init__(self, connection: Connection, queue: MailQueue) -> None:
+    def __init__(self, connection: Connection, queue: Callable[[], MailQueue] | None, now: datetime) -> None:
         self._connection = connection
         self._queue = queue
+        self._now = now
         self.enqueued = 0
 
     def enqueue(self, request: MailRequest) -> QueuedMail | None:
         """Queue `request`; None when its idempotency key is queued already."""
-        queued = self._queue.enqueue(self._connection, request)
+        if self._queue is None:
+            raise RuntimeError("this unit of work was built without a mail queue")
+        queued = self._queue().enqueue(self._connection, request)
         self.enqueued += queued is not None
         return queued
+
+    def cancel(self, address: str, kinds: Collection[str], reason: str) -> int:
+        """Retire the queued (not yet sending) messages of `kinds` to `address`; how many."""
+        return expire_queued_mail(self._connection, address, kinds, self._now, reason)
+
+    def forget_recipient(self, address: str) -> int:
+        """Delete every message to `address`, sent or not; how many."""
+        return delete_mail_to(self._connection, address)
 
 
 class SqlTransaction:
@@ -72,6 +86,7 @@ class SqlTransaction:
         self.now = now
         self.jobs = TransactionJobs(connection, now)
         self.accounts = SqlAccountRecords(connection)
+        self.subscribers = SqlSubscriberRecords(connection)
         self._trending = trending or TrendingParameters()
         self.votes = VoteRecords(connection, self._trending)
         self._papers: PaperWriteBatch | None = None
@@ -80,11 +95,10 @@ class SqlTransaction:
 
     @property
     def mail(self) -> TransactionMail:
-        """Mail to send once this unit commits (the outbox, `mail/queue.py`)."""
+        """Mail to send once this unit commits (the outbox, `mail/queue.py`); the queue (its
+        templates) is built at the first message queued."""
         if self._mail is None:
-            if self._mail_queue is None:
-                raise RuntimeError("this unit of work was built without a mail queue")
-            self._mail = TransactionMail(self.connection, self._mail_queue())
+            self._mail = TransactionMail(self.connection, self._mail_queue, self.now)
         return self._mail
 
     @property

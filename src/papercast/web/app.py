@@ -25,6 +25,7 @@ from papercast.web.api import accounts as api_accounts
 from papercast.web.api import docs as api_docs
 from papercast.web.api import routes as api_routes
 from papercast.web.api import schemas
+from papercast.web.api import subscriptions as api_subscriptions
 from papercast.web.api import votes as api_votes
 from papercast.web.context import BackgroundWorker, WebConfig, WebContext, WebServices
 from papercast.web.cors import ReadOnlyCorsMiddleware
@@ -41,7 +42,7 @@ from papercast.web.ratelimit import RateLimitMiddleware, TokenBuckets
 from papercast.web.readers import ReaderMiddleware
 from papercast.web.search import CatalogSearch, WebSearch
 from papercast.web.templating import STATIC_DIR, build_templates
-from papercast.web.ui import accounts, pages, papers, search, voting
+from papercast.web.ui import accounts, pages, papers, search, subscriptions, voting
 
 log = logging.getLogger("papercast.web")
 
@@ -64,9 +65,10 @@ def create_app(services: WebServices) -> FastAPI:
     app.state.web = context
     app.include_router(api_routes.router, prefix="/api/v1")
     app.include_router(api_accounts.router, prefix="/api/v1")
+    app.include_router(api_subscriptions.router, prefix="/api/v1")
     app.include_router(api_votes.router, prefix="/api/v1")
     for router in (pages.router, search.router, voting.router, papers.router, accounts.router,
-                   api_docs.router, feed_routes.router, health_router):
+                   subscriptions.router, api_docs.router, feed_routes.router, health_router):
         app.include_router(router)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
@@ -92,8 +94,8 @@ def _context(services: WebServices) -> WebContext:
     return WebContext(catalog=services.catalog, listings=listings, search=WebSearch(backend, listings),
                       templates=build_templates(), metrics=HttpMetrics(), config=services.config,
                       health=services.health, operations=services.operations,
-                      accounts=services.accounts, signer=services.signer, trending=services.trending,
-                      votes=services.votes)
+                      accounts=services.accounts, signer=services.signer,
+                      subscriptions=services.subscriptions, trending=services.trending, votes=services.votes)
 
 
 def _buckets(config: WebConfig, monotonic: Callable[[], float]) -> TokenBuckets | None:

@@ -18,6 +18,7 @@ from papercast.services.accounts import AccountService
 from papercast.services.catalog import CatalogService
 from papercast.services.listings import MAX_LIMIT, ListingService
 from papercast.services.operations import OperationsService
+from papercast.services.subscriptions import SubscriptionService
 from papercast.services.trending import TrendingService
 from papercast.services.votes import VoteService
 from papercast.settings import DEFAULT_BASE_URL, Settings
@@ -69,6 +70,7 @@ class WebServices:
     monotonic: Callable[[], float]
     accounts: Callable[[], AccountService]  # built on first use: it needs the signing key
     signer: Callable[[], TokenSigner]
+    subscriptions: Callable[[], SubscriptionService]  # built on first use, like accounts
     trending: TrendingService
     votes: Callable[[], VoteService]  # built on first use
     search_backend: SearchBackend | None = None
@@ -87,6 +89,7 @@ class WebContext:
     operations: OperationsService
     accounts: Callable[[], AccountService]
     signer: Callable[[], TokenSigner]
+    subscriptions: Callable[[], SubscriptionService]
     trending: TrendingService
     votes: Callable[[], VoteService]
 

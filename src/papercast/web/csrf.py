@@ -6,8 +6,8 @@ field `csrf_token` (urlencoded forms) or the header `X-CSRF-Token` (scripts):
 - with a session cookie, a synchronizer token bound to the session: a keyed hash of the
   session's token hash (`TokenSigner.digest("csrf", …)`), so it needs no storage and ends with
   the session;
-- without one (the sign-in forms), a signed double-submit token: a random cookie scoped to
-  `/sign-in`, and the keyed hash of it in the form.
+- without one (the sign-in and subscription forms), a signed double-submit token: a random
+  cookie scoped to `/sign-in` or `/subscribe`, and the keyed hash of it in the form.
 
 Requests authorised by `Authorization: Bearer` carry no ambient credential and need no token; an
 API request with no credentials at all has nothing to forge (its route answers 401). A request
@@ -35,11 +35,15 @@ from papercast.web.readers import SESSION_COOKIE, current_reader, request_cookie
 FORM_FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 ANONYMOUS_COOKIE = "papercast_csrf"
-ANONYMOUS_COOKIE_PATH = "/sign-in"  # sent with the sign-in forms only: other pages stay cacheable
+# The anonymous forms' cookie is sent only under these paths (the one a form's page is under):
+# other pages stay cacheable.
+ANONYMOUS_COOKIE_PATHS = ("/sign-in", "/subscribe")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Routes that authorise themselves otherwise (the digest's one-click unsubscribe, RFC 8058, will
-# be the first). A test fails when this changes, so that it is never widened by accident.
-EXEMPT_PATHS: frozenset[str] = frozenset()
+# Routes that authorise themselves otherwise. A test fails when this changes, so that it is
+# never widened by accident. `/unsubscribe`: the digest's one-click unsubscribe (RFC 8058) is
+# POSTed by mail providers without cookies or tokens; the unguessable, signed token in its URL
+# is what authorises it, and the worst a forged request could do is what the link's owner asked.
+EXEMPT_PATHS: frozenset[str] = frozenset({"/unsubscribe"})
 SESSION_PURPOSE = "csrf"
 ANONYMOUS_PURPOSE = "csrf-anonymous"
 
@@ -77,8 +81,14 @@ def _valid_session(request: Request) -> str | None:
 
 def set_anonymous_cookie(request: Request, response: Response, value: str | None) -> None:
     if value is not None:
-        response.set_cookie(ANONYMOUS_COOKIE, value, path=ANONYMOUS_COOKIE_PATH, httponly=True,
-                            samesite="lax", secure=is_secure(request))
+        response.set_cookie(ANONYMOUS_COOKIE, value, path=anonymous_cookie_path(request.url.path),
+                            httponly=True, samesite="lax", secure=is_secure(request))
+
+
+def anonymous_cookie_path(path: str) -> str:
+    """The cookie path of the anonymous forms under `path` (the first family when none is)."""
+    under = (prefix for prefix in ANONYMOUS_COOKIE_PATHS if path == prefix or path.startswith(prefix + "/"))
+    return next(under, ANONYMOUS_COOKIE_PATHS[0])
 
 
 def is_secure(request: Request) -> bool:

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from papercast.domain.errors import (
+    Conflict,
     InvalidInput,
     NotAllowed,
     NotFound,
@@ -31,7 +32,7 @@ from papercast.web.problems import problem_bytes, problem_response, wants_proble
 log = logging.getLogger("papercast.web")
 
 _TITLES = {400: "Bad request", 401: "Please sign in", 403: "Not allowed", 404: "Page not found",
-           405: "Method not allowed", 422: "Bad request", 429: "Too many requests",
+           405: "Method not allowed", 409: "Conflict", 422: "Bad request", 429: "Too many requests",
            500: "Something went wrong", 503: "Temporarily unavailable"}
 
 
@@ -126,6 +127,10 @@ async def _not_allowed(request: Request, error: Exception) -> Response:
     return error_response(request, 403, str(error))
 
 
+async def _conflict(request: Request, error: Exception) -> Response:
+    return error_response(request, 409, str(error))
+
+
 async def _invalid_token(request: Request, error: Exception) -> Response:
     return error_response(request, 400, str(error))
 
@@ -149,6 +154,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(NotAllowed, _not_allowed)
     app.add_exception_handler(InvalidToken, _invalid_token)
+    app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(TooManyRequests, _too_many_requests)
 
 

@@ -21,6 +21,7 @@ from xml.etree.ElementTree import Element
 from latex2mathml.converter import convert_to_element
 from markupsafe import Markup, escape
 
+from papercast.domain.latex_text import MATH
 from papercast.domain.query import TextSegment
 from papercast.web.tex import text_html
 
@@ -49,14 +50,7 @@ ALLOWED_ATTRIBUTES = frozenset({
 })
 # Attribute values: words, numbers, units, colours. Nothing that could be a URL or script.
 _PLAIN_VALUE = re.compile(r"^[A-Za-z0-9 .#%+-]{0,64}$")
-# `$…$`: not `$ 5`, not `5$`, not followed by a digit (prices), no `$` inside; `\$` is a dollar.
-_MATH = re.compile(
-    r"\\\$"
-    r"|\$\$(?P<display>[^$]+?)\$\$"
-    r"|\\\((?P<paren>.+?)\\\)"
-    r"|\$(?P<inline>[^\s$](?:[^$]*?[^\s$\\])?)\$(?!\d)",
-    re.DOTALL,
-)
+_MATH = MATH  # `$…$`, `$$…$$`, `\\(…\\)` and `\\$` (domain.latex_text)
 
 
 class UnsafeMathML(ValueError):

@@ -21,11 +21,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
+from papercast.domain.latex_text import accents_to_unicode
 from papercast.domain.papers import Author, Paper
 from papercast.web.csrf import csrf_token
 from papercast.web.math import render_snippet, render_text
 from papercast.web.readers import current_reader
-from papercast.web.tex import accents_to_unicode
 
 WEB_DIR = Path(str(files("papercast.web")))
 TEMPLATE_DIR = WEB_DIR / "templates"

@@ -2,9 +2,9 @@
 
 Index following is local: every process with an index directory must bring its own indexes up
 to date (the holder of `writer.lock` writes, the others reload what it published), and only the
-writer computes similar papers. Draining the embedding backlog, sending the mail outbox and the
-scheduled harvests (`worker/harvests.py`) write the shared database and must happen once however
-many processes run: they are cluster tasks, a job per period.
+writer computes similar papers. Draining the embedding backlog, sending the mail outbox, planning
+digests and the scheduled harvests (`worker/harvests.py`) write the shared database and must
+happen once however many processes run: they are cluster tasks, a job per period.
 """
 
 from __future__ import annotations
@@ -101,14 +101,25 @@ class WorkerDuties:
         done = self._papercast.trending.rescore(should_stop=context.stopping.is_set)
         log.info("worker.rescore_trending papers=%d", done)
 
+    def digests_wanted(self) -> bool:
+        """Whether anyone gets digests (one indexed read): an install without subscribers writes
+        no planning jobs."""
+        return bool(self._papercast.subscriptions().confirmed_page(limit=1))
+
+    def plan_digests(self, _context: JobContext) -> None:
+        """Queue the digests due now (their outcomes recorded first); the send-mail task sends them."""
+        report = self._papercast.digests().plan()
+        log.info("worker.plan_digests queued=%d skipped_empty=%d suppressed=%d", report.queued,
+                 report.skipped_empty, report.suppressed)
+
     def prune_jobs(self, _context: JobContext) -> None:
         keep = timedelta(days=self._papercast.settings.jobs_keep_days)
         pruned = self._papercast.jobs.prune(self._papercast.clock.now() - keep)
         log.info("worker.prune done_jobs_deleted=%d", pruned)
 
 
-def periodic_tasks(duties: WorkerDuties, interval: float,
-                   harvests: tuple[PeriodicTask, ...] = ()) -> tuple[PeriodicTask, ...]:
+def periodic_tasks(duties: WorkerDuties, interval: float, harvests: tuple[PeriodicTask, ...] = (),
+                   digest_every: timedelta = timedelta(minutes=5)) -> tuple[PeriodicTask, ...]:
     """The schedule: every periodic task, where it runs and how often (one scheduled harvest per
     followed source joins it)."""
     every_round = Every(timedelta(seconds=interval))
@@ -121,6 +132,9 @@ def periodic_tasks(duties: WorkerDuties, interval: float,
                      description="embed papers whose vector is missing or stale"),
         PeriodicTask("send-mail", every_round, Scope.CLUSTER, wanted=duties.mail_due,
                      description="send the mail outbox's due messages"),
+        PeriodicTask("plan-digests", Every(digest_every), Scope.CLUSTER, wanted=duties.digests_wanted,
+                     description="queue the digests whose send hour has come, every "
+                                 "PAPERCAST_DIGEST_PLAN_MINUTES"),
         PeriodicTask("prune-jobs", Every(PRUNE_EVERY), Scope.CLUSTER,
                      description="delete done jobs older than PAPERCAST_JOBS_KEEP_DAYS"),
         PeriodicTask("prune-accounts", Every(PRUNE_EVERY), Scope.CLUSTER,
@@ -135,6 +149,7 @@ def job_kinds(duties: WorkerDuties) -> tuple[JobKind, ...]:
     return (
         JobKind("embed-backlog", duties.embed_backlog, RetryPolicy(max_attempts=5)),
         JobKind("send-mail", duties.send_mail, RetryPolicy(max_attempts=5)),
+        JobKind("plan-digests", duties.plan_digests, RetryPolicy(max_attempts=3)),
         JobKind("prune-jobs", duties.prune_jobs, RetryPolicy(max_attempts=3)),
         JobKind("prune-accounts", duties.prune_accounts, RetryPolicy(max_attempts=3)),
         JobKind("rescore-trending", duties.rescore_trending, RetryPolicy(max_attempts=3)),
@@ -154,7 +169,8 @@ def build_worker(papercast: Papercast, *, interval: float | None = None, embed_b
     for kind in (*job_kinds(duties), harvests.job_kind()):
         registry.add(kind)
     load_task_modules(registry, settings.worker_task_modules, papercast)
-    tasks = periodic_tasks(duties, config.interval, harvests.tasks())
+    tasks = periodic_tasks(duties, config.interval, harvests.tasks(),
+                           timedelta(minutes=settings.digest_plan_minutes))
     return Worker(papercast.jobs, registry, tasks, papercast.clock, config, owner=owner,
                   wakeup=papercast.job_enqueued)
 

@@ -149,3 +149,27 @@ def test_the_test_template_renders_with_and_without_a_base_url() -> None:
     assert "The site: https://papers.example.org/" in with_site.text
     without = MailRenderer("").render("test", {"to": "a@example.org", "queued_at": "now"})
     assert "The site" not in without.text and "reaches a@example.org" in without.text
+
+
+def test_list_unsubscribe_stays_one_unencoded_line_however_long_its_url() -> None:
+    url = "https://papers.example.org/unsubscribe?token=" + "eyJrIjoiMUpudHNHWkdUem9xWjll" * 6
+    headers = (("List-Unsubscribe", f"<{url}>, <mailto:papers@example.org?subject=unsubscribe>"),
+               ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"), ("X-Long", "word " * 30))
+    text = queue().prepare(MailRequest(to="ann@example.org", template="note", context=CONTEXT,
+                                       headers=headers)).message
+    lines = text.split("\r\n")
+    assert f"List-Unsubscribe: <{url}>, <mailto:papers@example.org?subject=unsubscribe>" in lines
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in lines
+    assert "=?utf-8?" not in text  # no encoded words: providers read the URL as it is
+    assert max(len(line) for line in lines if line.startswith("X-Long")) <= 78  # other headers still fold
+    message = parsed(text)
+    assert message["List-Unsubscribe"].startswith(f"<{url}>")
+
+
+def test_a_long_message_id_stays_on_its_header_line() -> None:
+    keyed = MailRequest(to="reader@example.org", template="note", context=CONTEXT,
+                        idempotency_key="digest:1000000:2026-12-03")
+    prepared = queue().prepare(keyed)
+    assert len("Message-ID: " + prepared.message_id) > 78
+    assert f"Message-ID: {prepared.message_id}" in prepared.message.split("\r\n")
+    assert parsed(prepared.message)["Message-ID"] == prepared.message_id

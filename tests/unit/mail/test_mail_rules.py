@@ -121,6 +121,13 @@ def test_the_last_allowed_attempt_fails_for_good() -> None:
     assert settlement.detail.startswith("gave up after 4 attempts")
 
 
+def test_a_message_with_a_deadline_is_retried_past_the_attempts_until_the_deadline() -> None:
+    entry = _entry(9, not_after=NOW + timedelta(hours=6))
+    settlement = settle_failure(entry, _failure(FailureKind.TEMPORARY, 451), NOW, POLICY, jitter=1.0)
+    assert settlement.state is OutboxState.QUEUED
+    assert settlement.next_attempt_at == NOW + timedelta(seconds=600)
+
+
 def test_a_retry_that_would_come_after_the_deadline_expires_the_message() -> None:
     entry = _entry(1, not_after=NOW + timedelta(seconds=59))
     settlement = settle_failure(entry, _failure(FailureKind.TEMPORARY, 421), NOW, POLICY, jitter=1.0)

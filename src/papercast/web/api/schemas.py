@@ -147,6 +147,56 @@ class ApiTokens(BaseModel):
     tokens: list[ApiToken]
 
 
+MAX_LIST_ITEMS = 100  # the domain allows fewer; this only bounds what a request may carry
+MAX_TEXT = 1000
+
+
+class SubscriptionRequest(BaseModel):
+    email: str | None = Field(None, max_length=MAX_TEXT,
+                              description="the address; not needed (and not used) when signed in: a reader "
+                                          "subscribes their account's address")
+    name: str = Field("", max_length=MAX_TEXT, description="optional display name, one line")
+    topics: list[str] = Field([], max_length=MAX_LIST_ITEMS,
+                              description='searches in the query language: words, "phrases", -exclusions, '
+                                          "author:, cat:, year:, id: (at most 20 with the categories)")
+    categories: list[str] = Field([], max_length=MAX_LIST_ITEMS,
+                                  description="arXiv categories (cs.LG), added as `cat:` topics")
+    frequency: str = Field("daily", max_length=MAX_TEXT, description="`daily` or `weekly`")
+    send_hour: int = Field(8, description="hour of the day the digest is sent, 0 to 23")
+    time_zone: str = Field("UTC", max_length=MAX_TEXT, description="IANA time zone of `send_hour`, like "
+                                                                   "Europe/Berlin")
+
+
+class SubscriptionChanges(BaseModel):
+    """Only what is given changes; `topics` and `categories` together replace the topics."""
+
+    topics: list[str] | None = Field(None, max_length=MAX_LIST_ITEMS)
+    categories: list[str] | None = Field(None, max_length=MAX_LIST_ITEMS)
+    frequency: str | None = Field(None, max_length=MAX_TEXT)
+    send_hour: int | None = None
+    time_zone: str | None = Field(None, max_length=MAX_TEXT)
+    paused: bool | None = Field(None, description="true pauses the digest, false resumes it")
+
+
+class Subscription(BaseModel):
+    id: int
+    email: str
+    name: str
+    state: str = Field(description="unconfirmed, confirmed, paused, unsubscribed or suppressed")
+    topics: list[str]
+    frequency: str
+    send_hour: int
+    time_zone: str
+    created_at: str
+    confirmed_at: str | None
+    consented_at: str | None
+
+
+class SubscriptionAccepted(BaseModel):
+    status: str = Field(description="always `accepted`, whatever the address")
+    detail: str
+
+
 class Points(BaseModel):
     points: float = Field(description="upvote_weight × upvotes + save_weight × saves + external_weight × "
                                       "external upvotes (the weights are on the about page)")
@@ -231,5 +281,6 @@ def problem_responses(*errors: int) -> dict[int | str, dict[str, Any]]:
     """Problem documents for `errors` and for what any route can answer (422, 429, 500)."""
     texts = {400: "Invalid input", 401: "Not signed in (no session, no valid Bearer token)",
              403: "Not allowed (a read-only token writing, a cross-site form)", 404: "Not found",
+             409: "Not possible in the subscription's state",
              422: "Invalid parameters", 429: "Too many requests (see Retry-After)", 500: "Unexpected error"}
     return {status: _problem(texts[status]) for status in (*errors, 422, 429, 500)}

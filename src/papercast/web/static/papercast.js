@@ -19,6 +19,30 @@
     }
   });
 }());
+// Subscription forms: fill an empty time-zone field with the zone the browser reports (the
+// server checks it; without this script the digest goes out in UTC unless one is typed).
+(function () {
+  "use strict";
+  var zone = "";
+  try {
+    zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  } catch (ignored) {
+    return;
+  }
+  function fill() {
+    var fields = document.querySelectorAll("input[data-time-zone]");
+    for (var i = 0; i < fields.length; i += 1) {
+      if (!fields[i].value) {
+        fields[i].value = zone;
+      }
+    }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", fill);
+  } else {
+    fill();
+  }
+}());
 
 // Upvote and save buttons are forms that POST and come back to the page (web/ui/voting.py).
 // Here they become fetch calls to the JSON API (POST to add, DELETE to take back), with the
