@@ -6,8 +6,8 @@ present gets its popularity row here (its external upvotes from `paper_signals`)
 scored with the default parameters, which are recorded; a papercast configured otherwise
 scores them again (`papercast trending rescore`, or the worker).
 
-Revision ID: 0006_votes
-Revises: 0005_accounts
+Revision ID: 0007_votes
+Revises: 0006_accounts
 Create Date: 2026-12-05
 """
 
@@ -21,8 +21,8 @@ from alembic import op
 
 from papercast.domain.trending import Popularity, TrendingParameters, announced_at
 
-revision = "0006_votes"
-down_revision = "0005_accounts"
+revision = "0007_votes"
+down_revision = "0006_accounts"
 branch_labels = None
 depends_on = None
 
