@@ -53,9 +53,11 @@ if TYPE_CHECKING:
     from papercast.mail.queue import TemplatedMailQueue
     from papercast.services.accounts import AccountService
     from papercast.services.mail import OutboxSender
+    from papercast.services.recommendations import RecommendationService
     from papercast.services.search import SearchService, SearchTuning
     from papercast.storage.embeddings import SqlEmbeddingStore
     from papercast.storage.outbox import SqlMailOutbox
+    from papercast.storage.recommendations import SqlRecommendationStore
     from papercast.web.context import BackgroundWorker, WebServices
 
 log = logging.getLogger("papercast.bootstrap")
@@ -87,6 +89,7 @@ class Papercast:
     mail_queue: Callable[[], TemplatedMailQueue]
     trending: TrendingService
     _votes: VoteService | None = field(default=None, init=False, repr=False)
+    _recommendations: RecommendationService | None = field(default=None, init=False, repr=False)
     _embedder: Embedder | None = field(default=None, init=False, repr=False)
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _follower: IndexFollower | None = field(default=None, init=False, repr=False)
@@ -120,6 +123,19 @@ class Papercast:
             if self._votes is None:
                 self._votes = build_votes(self)
             return self._votes
+
+    def recommendation_store(self) -> SqlRecommendationStore:
+        from papercast.storage.recommendations import SqlRecommendationStore
+
+        return SqlRecommendationStore(self.engine)
+
+    def recommendations(self) -> RecommendationService:
+        """Recommendations and refits; built on first use (numpy, scipy and the candidate
+        vectors load only in processes that recommend)."""
+        with self._embedder_lock:
+            if self._recommendations is None:
+                self._recommendations = build_recommendations(self)
+            return self._recommendations
 
     def embedding_store(self) -> SqlEmbeddingStore:
         # Imported here: numpy (and any encoder) loads only in processes that use embeddings.
@@ -317,7 +333,7 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
         return _templated_mail_queue(settings, engine, clock)
 
     units = SqlUnitOfWork(engine, clock, on_enqueue=job_enqueued.set, mail_queue=mail_queue,
-                          trending=trending)
+                          trending=trending, refit_delay_seconds=settings.recommendations_refit_delay_seconds)
     # SQLite has one write lock, which a vote needs too: there ingest writes in short sub-batches.
     # PostgreSQL locks rows, so votes do not wait for ingest, which writes whole batches (faster).
     one_writer = engine.dialect.name == "sqlite"
@@ -375,6 +391,23 @@ def build_votes(papercast: Papercast) -> VoteService:
 
     store = SqlVoteStore(papercast.engine, papercast.trending.parameters)
     return VoteService(papercast.units, store, papercast.papers, papercast.clock, limits, hash_address)
+
+
+def build_recommendations(papercast: Papercast) -> RecommendationService:
+    from papercast.domain.recommendations import RecencyBlend
+    from papercast.recommend.candidates import RecentPapers
+    from papercast.services.recommendations import RecommendationService, RecommendationSettings
+
+    s = papercast.settings
+    store = papercast.recommendation_store()
+    embeddings = papercast.embedding_store()
+    pool = RecentPapers(store.recent, lambda: (embeddings.last_seq(), papercast.papers.count()),
+                        papercast.embedding_model_id, papercast.clock, s.recommendations_window_days)
+    settings = RecommendationSettings(
+        window_days=s.recommendations_window_days,
+        blend=RecencyBlend(s.recommendations_recency_weight, s.recommendations_half_life_days))
+    return RecommendationService(store, papercast.units, pool, papercast.trending, papercast.papers,
+                                 papercast.clock, papercast.embedding_model_id, settings)
 
 
 def database_engine(settings: Settings) -> Engine:

@@ -521,3 +521,72 @@ class VectorChangeFeed(Protocol):
     def pending_count(self, model_id: str) -> int: ...
 
     def changed_since(self, model_id: str, embedding_seq: int, limit: int = ...) -> VectorChangeBatch: ...
+
+
+class CandidateVectors(Protocol):
+    """Recent papers' unit vectors held in memory for recommendations (`recommend/candidates.py`):
+    `ids`, `matrix` (one row each) and `announced` (POSIX seconds), for encoder `model_id`."""
+
+    model_id: str | None
+    ids: Sequence[str]
+    matrix: Any
+    announced: Any
+
+
+class CandidatePool(Protocol):
+    """The current candidate vectors; reloaded from the database when vectors changed."""
+
+    def current(self) -> CandidateVectors: ...
+
+
+class RecommendationReads(Protocol):
+    """What recommendations and refits read (`storage/recommendations.py`)."""
+
+    def reader_state(self, user_id: int) -> UserState | None: ...
+
+    def model_of(self, user_id: int) -> Any: ...
+
+    def signals_of(self, user_id: int) -> list[tuple[str, Any]]: ...
+
+    def shown(self, user_id: int) -> set[str]: ...
+
+    def vectors_of(self, model_id: str, paper_ids: Sequence[str]) -> tuple[list[str], Any]: ...
+
+    def sample_vectors(self, model_id: str, size: int, rng: Any, exclude: set[str]) -> Any: ...
+
+    def store_model(self, user_id: int, version: int, model_id: str | None, weights: Any,
+                    positives: int, negatives: int, now: datetime) -> bool: ...
+
+    def resolve_dois(self, dois: Sequence[str]) -> dict[str, str]: ...
+
+    def resolve_titles(self, titles: Sequence[str]) -> dict[str, str]: ...
+
+
+class ReaderSignalWrites(Protocol):
+    """A unit of work's `recommendations`: signals, the refit they cause, shown papers."""
+
+    def set_signal(self, user_id: int, paper_id: str, kind: Any, on: bool) -> bool: ...
+
+    def signals_changed(self, user_id: int) -> int: ...
+
+    def record_shown(self, user_id: int, paper_ids: Sequence[str]) -> None: ...
+
+
+class RecommendationTransaction(Protocol):
+    @property
+    def recommendations(self) -> ReaderSignalWrites: ...
+
+    @property
+    def accounts(self) -> Any: ...
+
+
+class RecommendationUnits(Protocol):
+    def begin(self) -> AbstractContextManager[RecommendationTransaction]: ...
+
+
+class TrendingListings(Protocol):
+    def listing(self, window: Any = ..., offset: int = 0, limit: int = 20) -> Any: ...
+
+
+class RecommendedPapers(Protocol):
+    def get_many(self, paper_ids: Sequence[str], *, history: bool = True) -> dict[str, Paper]: ...

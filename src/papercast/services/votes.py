@@ -18,6 +18,7 @@ from papercast.domain.errors import InvalidInput, NotAllowed, NotFound, TooManyR
 from papercast.domain.papers import Paper, parse_paper_id
 from papercast.domain.trending import Mark, Standing
 from papercast.domain.votes import Counter, VoteLimits, address_group, seconds_until_allowed
+from papercast.ports import ReaderSignalWrites
 from papercast.services.listings import check_window
 
 log = logging.getLogger("papercast.votes")
@@ -46,6 +47,9 @@ class VoteWrites(Protocol):
 class VoteTransaction(Protocol):
     @property
     def votes(self) -> VoteWrites: ...
+
+    @property
+    def recommendations(self) -> ReaderSignalWrites: ...
 
     @property
     def now(self) -> datetime: ...
@@ -113,6 +117,7 @@ class VoteService:
             self._check_limits(records, user_id, address_hash, now)
             if records.set_mark(mark, user_id, paper_id, on, now):
                 records.record_action(user_id, address_hash, now)
+                transaction.recommendations.signals_changed(user_id)
                 log.info("votes.mark user=%d paper=%s mark=%s on=%s", user_id, paper_id, mark.value, on)
             standing = records.standing(paper_id)
             marks = records.marks_of(user_id, [paper_id]).get(paper_id, set())
