@@ -257,7 +257,7 @@ def test_the_migration_gives_existing_papers_their_rows(database_url: str, tmp_p
 
     engine = create_database_engine(database_url)
     try:
-        migrations.upgrade(engine, "0005_accounts")
+        migrations.upgrade(engine, "0006_accounts")
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO papers (id, title, content_hash, change_seq, created_at, updated_at, "

@@ -21,10 +21,10 @@ from papercast.domain.seeding import SeedProblem, parse_seed
 from papercast.ports import (
     CandidatePool,
     RecommendationReads,
-    RecommendationTransaction,
-    RecommendationUnits,
     RecommendedPapers,
+    Transaction,
     TrendingListings,
+    UnitOfWork,
 )
 from papercast.recommend.model import ModelParameters, fit_reader
 
@@ -75,7 +75,7 @@ class RecommendationSettings:
 
 
 class RecommendationService:
-    def __init__(self, reads: RecommendationReads, units: RecommendationUnits, pool: CandidatePool,
+    def __init__(self, reads: RecommendationReads, units: UnitOfWork, pool: CandidatePool,
                  trending: TrendingListings, papers: RecommendedPapers, clock: Clock,
                  model_id: Callable[[], str | None],
                  settings: RecommendationSettings | None = None) -> None:
@@ -135,7 +135,7 @@ class RecommendationService:
             transaction.recommendations.record_shown(user_id, paper_ids)
 
     @staticmethod
-    def _check_active(transaction: RecommendationTransaction, user_id: int) -> None:
+    def _check_active(transaction: Transaction, user_id: int) -> None:
         user = transaction.accounts.user_by_id(user_id)
         if user is None or user.state is not UserState.ACTIVE:
             raise NotAllowed("only active accounts can change their recommendations")
