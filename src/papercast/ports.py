@@ -599,10 +599,17 @@ class CandidateVectors(Protocol):
     """Recent papers' unit vectors held in memory for recommendations (`recommend/candidates.py`):
     `ids`, `matrix` (one row each) and `announced` (POSIX seconds), for encoder `model_id`."""
 
-    model_id: str | None
-    ids: Sequence[str]
-    matrix: Any
-    announced: Any
+    @property
+    def model_id(self) -> str | None: ...
+
+    @property
+    def ids(self) -> Sequence[str]: ...
+
+    @property
+    def matrix(self) -> Any: ...
+
+    @property
+    def announced(self) -> Any: ...
 
 
 class CandidatePool(Protocol):

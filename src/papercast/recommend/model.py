@@ -11,7 +11,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 # Chosen on Cranfield and CISI, confirmed on the dev readers (docs/architecture.md).
-DEFAULT_C = 1.0
+DEFAULT_C = 3.0
 DEFAULT_LINEAR_SHARE = 0.5
 DEFAULT_BACKGROUND = 200
 MAX_ITERATIONS = 100
@@ -85,7 +85,7 @@ def _balanced_weights(liked: int, disliked: int, background: int) -> np.ndarray:
     per_liked = 0.5 * total / liked
     explicit = min(per_liked, 0.5 * total / max(disliked, 1))
     rest = max(0.5 * total - explicit * disliked, 0.0) / max(background, 1)
-    return np.r_[np.full(liked, per_liked), np.full(disliked, explicit), np.full(background, rest)]
+    return np.concatenate([np.full(liked, per_liked), np.full(disliked, explicit), np.full(background, rest)])
 
 
 def _spread(sample: np.ndarray, direction: np.ndarray) -> float:
@@ -97,4 +97,4 @@ def _spread(sample: np.ndarray, direction: np.ndarray) -> float:
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * values))
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * values)))

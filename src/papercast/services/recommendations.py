@@ -194,7 +194,7 @@ class RecommendationService:
         stored = self._reads.model_of(user_id)
         pool = self._pool.current()
         if stored is None or stored.weights is None or stored.model_id != pool.model_id or not len(pool.ids):
-            return RecommendationList(self._cold_start(limit, hidden), cold=True)
+            return RecommendationList(tuple(self._cold_start(limit, hidden)), cold=True)
         scores = np.asarray(pool.matrix @ stored.weights, dtype=np.float64)
         scores += self.settings.blend.weight * self._freshness(pool.announced)
         rows = _best_rows(scores, pool.ids, hidden, limit)

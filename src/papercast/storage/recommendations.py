@@ -206,7 +206,7 @@ class SqlRecommendationStore:
             if low is None:
                 return np.zeros((0, 0), dtype=np.float32)
             draws = sorted({int(value) for value in rng.integers(int(low), int(high) + 1, size=size * 2)})
-            rows = []
+            rows: list[Any] = []
             for start in range(0, len(draws), _IN_CHUNK):
                 rows.extend(connection.execute(
                     select(*_VECTOR)
