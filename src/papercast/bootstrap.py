@@ -229,7 +229,8 @@ class Papercast:
             catalog=self.catalog, listings=self.listings, health=SqlHealthCheck(self.engine),
             operations=operations, config=WebConfig.from_settings(self.settings),
             monotonic=self.clock.monotonic, accounts=self.accounts, signer=self.signer,
-            trending=self.trending, votes=self.votes, search_backend=search_backend, worker=worker)
+            trending=self.trending, votes=self.votes, recommendations=self.recommendations,
+            search_backend=search_backend, worker=worker)
 
     def served_web(self, *, with_worker: bool) -> WebServices:
         """What `papercast serve` runs: the web services over the real search backend and,

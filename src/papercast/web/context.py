@@ -18,6 +18,7 @@ from papercast.services.accounts import AccountService
 from papercast.services.catalog import CatalogService
 from papercast.services.listings import MAX_LIMIT, ListingService
 from papercast.services.operations import OperationsService
+from papercast.services.recommendations import RecommendationService
 from papercast.services.trending import TrendingService
 from papercast.services.votes import VoteService
 from papercast.settings import DEFAULT_BASE_URL, Settings
@@ -71,6 +72,7 @@ class WebServices:
     signer: Callable[[], TokenSigner]
     trending: TrendingService
     votes: Callable[[], VoteService]  # built on first use
+    recommendations: Callable[[], RecommendationService]  # built on first use
     search_backend: SearchBackend | None = None
     worker: BackgroundWorker | None = None
 
@@ -89,6 +91,7 @@ class WebContext:
     signer: Callable[[], TokenSigner]
     trending: TrendingService
     votes: Callable[[], VoteService]
+    recommendations: Callable[[], RecommendationService]
 
 
 def web_context(request: Request) -> WebContext:
