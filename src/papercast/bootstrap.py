@@ -55,10 +55,12 @@ if TYPE_CHECKING:
     from papercast.services.accounts import AccountService
     from papercast.services.digests import DigestService
     from papercast.services.mail import OutboxSender
+    from papercast.services.recommendations import RecommendationService
     from papercast.services.search import SearchService, SearchTuning
     from papercast.services.subscriptions import SubscriptionService
     from papercast.storage.embeddings import SqlEmbeddingStore
     from papercast.storage.outbox import SqlMailOutbox
+    from papercast.storage.recommendations import SqlRecommendationStore
     from papercast.web.context import BackgroundWorker, WebServices
 
 log = logging.getLogger("papercast.bootstrap")
@@ -90,6 +92,7 @@ class Papercast:
     mail_queue: Callable[[], TemplatedMailQueue]
     trending: TrendingService
     _votes: VoteService | None = field(default=None, init=False, repr=False)
+    _recommendations: RecommendationService | None = field(default=None, init=False, repr=False)
     _embedder: Embedder | None = field(default=None, init=False, repr=False)
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _follower: IndexFollower | None = field(default=None, init=False, repr=False)
@@ -125,6 +128,19 @@ class Papercast:
             if self._votes is None:
                 self._votes = build_votes(self)
             return self._votes
+
+    def recommendation_store(self) -> SqlRecommendationStore:
+        from papercast.storage.recommendations import SqlRecommendationStore
+
+        return SqlRecommendationStore(self.engine)
+
+    def recommendations(self) -> RecommendationService:
+        """Recommendations and refits; built on first use (numpy, scipy and the candidate
+        vectors load only in processes that recommend)."""
+        with self._embedder_lock:
+            if self._recommendations is None:
+                self._recommendations = build_recommendations(self)
+            return self._recommendations
 
     def embedding_store(self) -> SqlEmbeddingStore:
         # Imported here: numpy (and any encoder) loads only in processes that use embeddings.
@@ -219,6 +235,7 @@ class Papercast:
             operations=operations, config=WebConfig.from_settings(self.settings),
             monotonic=self.clock.monotonic, accounts=self.accounts, signer=self.signer,
             subscriptions=self.subscriptions, trending=self.trending, votes=self.votes,
+            recommendations=self.recommendations,
             search_backend=search_backend, worker=worker)
 
     def served_web(self, *, with_worker: bool) -> WebServices:
@@ -357,7 +374,7 @@ def build(settings: Settings, clock: Clock | None = None, *, prepare_schema: boo
         return _templated_mail_queue(settings, engine, clock)
 
     units = SqlUnitOfWork(engine, clock, on_enqueue=job_enqueued.set, mail_queue=mail_queue,
-                          trending=trending)
+                          trending=trending, refit_delay_seconds=settings.recommendations_refit_delay_seconds)
     # SQLite has one write lock, which a vote needs too: there ingest writes in short sub-batches.
     # PostgreSQL locks rows, so votes do not wait for ingest, which writes whole batches (faster).
     one_writer = engine.dialect.name == "sqlite"
@@ -435,6 +452,21 @@ def build_digests(papercast: Papercast, subscriptions: SubscriptionService,
         SqlTrendingPapers(SqlPopularityQueries(engine, monotonic=papercast.clock.monotonic)),
         KeywordTopicMatcher(LiveKeywordIndex(papercast.index_follower())), papercast.papers,
         papercast.mail_queue(), papercast.clock, policy, base_url=s.public_base_url, picks=picks)
+def build_recommendations(papercast: Papercast) -> RecommendationService:
+    from papercast.domain.recommendations import RecencyBlend
+    from papercast.recommend.candidates import RecentPapers
+    from papercast.services.recommendations import RecommendationService, RecommendationSettings
+
+    s = papercast.settings
+    store = papercast.recommendation_store()
+    embeddings = papercast.embedding_store()
+    pool = RecentPapers(store.recent, lambda: (embeddings.last_seq(), papercast.papers.count()),
+                        papercast.embedding_model_id, papercast.clock, s.recommendations_window_days)
+    settings = RecommendationSettings(
+        window_days=s.recommendations_window_days,
+        blend=RecencyBlend(s.recommendations_recency_weight, s.recommendations_half_life_days))
+    return RecommendationService(store, papercast.units, pool, papercast.trending, papercast.papers,
+                                 papercast.clock, papercast.embedding_model_id, settings)
 
 
 def database_engine(settings: Settings) -> Engine:

@@ -387,6 +387,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Upvotes, saves and their removals from one network address (IPv4 address, IPv6 /64) in "
                 "a minute, whatever the accounts; several readers may share an address. 0: no limit.",
                 minimum=0),
+    SettingSpec("recommendations_window_days", int, 30,
+                "Recommendations are chosen among papers first announced in this many days; 0: the "
+                "whole catalog.", minimum=0, maximum=36_500),
+    SettingSpec("recommendations_recency_weight", float, 0.5,
+                "How much a paper announced today gains over an old one in recommendations, in units "
+                "of the spread of the reader's model scores (docs/architecture.md, Recommendations).",
+                minimum=0, maximum=10),
+    SettingSpec("recommendations_half_life_days", float, 7.0,
+                "Days after which a paper's recency bonus in recommendations has halved; 0: no bonus.",
+                minimum=0, maximum=3650),
+    SettingSpec("recommendations_refit_delay_seconds", int, 30,
+                "A reader's model is refitted at most once per this many seconds: the signals of a "
+                "burst (several votes in a row) make one refit job, run when the period ends.",
+                minimum=1, maximum=86_400),
     SettingSpec("votes_per_address_per_day", int, 1000,
                 "The same, per network address in 24 hours. 0: no limit.", minimum=0),
     SettingSpec("base_url", str, "",
@@ -540,6 +554,10 @@ class Settings:
     trending_save_weight: float
     trending_external_weight: float
     trending_tau_hours: float
+    recommendations_window_days: int
+    recommendations_recency_weight: float
+    recommendations_half_life_days: float
+    recommendations_refit_delay_seconds: int
     votes_per_account_per_minute: int
     votes_per_account_per_day: int
     votes_per_address_per_minute: int

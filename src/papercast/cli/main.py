@@ -14,6 +14,7 @@ from papercast.cli import ingest as ingest_commands
 from papercast.cli import jobs as job_commands
 from papercast.cli import mail as mail_commands
 from papercast.cli import papers as paper_commands
+from papercast.cli import recommendations as recommendation_commands
 from papercast.cli import search as search_commands
 from papercast.cli import serve as serve_commands
 from papercast.cli import subscribers as subscriber_commands
@@ -39,6 +40,7 @@ paper_commands.register(app)
 serve_commands.register(app)
 embed_commands.register(app)
 search_commands.register(app)
+recommendation_commands.register(app)
 index_commands.register(app)
 mail_commands.register(app)
 worker_commands.register(app)

@@ -141,7 +141,7 @@ def register(root: typer.Typer) -> None:
     ) -> None:
         """nDCG@k, MRR@k and Recall@k of keyword-only, vector-only and hybrid search on judged queries."""
         _check_choice(gains, GAINS, "--gains")
-        judged = list(_read_judged(qrels))
+        judged = list(read_judged(qrels))
         with search_service(BATCH_TUNING) as setup:
             modes = [m for m in MODES if m == "keyword" or setup.service.semantic_available]
             report: dict[str, Any] = {"queries": len(judged), "k": limit, "gains": gains, "modes": {}}
@@ -231,7 +231,7 @@ def _read_queries(path: Path) -> Iterator[tuple[str, str]]:
         yield str(value.get("qid", number)), value["query"]
 
 
-def _read_judged(path: Path) -> Iterator[tuple[str, str, dict[str, float]]]:
+def read_judged(path: Path) -> Iterator[tuple[str, str, dict[str, float]]]:
     for number, value in _read_lines(path):
         relevant = value.get("relevant")
         if not isinstance(relevant, dict) or not all(_is_grade(grade) for grade in relevant.values()):

@@ -73,6 +73,8 @@ class VoteService:
             self._check_limits(records, user_id, address_hash, now)
             if records.set_mark(mark, user_id, paper_id, on, now):
                 records.record_action(user_id, address_hash, now)
+                # The reader's model learns from it: a refit, coalesced per reader, after the commit.
+                transaction.recommendations.signals_changed(user_id)
                 log.info("votes.mark user=%d paper=%s mark=%s on=%s", user_id, paper_id, mark.value, on)
             standing = records.standing(paper_id)
             marks = records.marks_of(user_id, [paper_id]).get(paper_id, set())

@@ -457,4 +457,44 @@ digest_deliveries = Table(
     PrimaryKeyConstraint("subscriber_id", "period", name="pk_digest_deliveries"),
     Index("ix_digest_deliveries_period_state", "period", "state"),
     Index("ix_digest_deliveries_state_outbox_id", "state", "outbox_id"),
+# What a reader told papercast about a paper beyond votes and saves (`domain.recommendations.
+# SignalKind`): "not interested" and the papers of a seeded profile. Upvotes and saves are read
+# from `votes` and `saves`.
+reader_signals = Table(
+    "reader_signals",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_id", String(80), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("user_id", "paper_id", "kind"),
+    CheckConstraint("kind IN ('seed', 'not_interested')", name="kind"),
+)
+
+# One stored model per reader. `signal_version` moves on with every change of the reader's
+# signals (in the signal's transaction); the worker fits at that version and records it in
+# `fitted_version`, so a refit job finding the two equal does nothing. `weights` is a float32
+# vector of `dimension` for the encoder `model_id`; NULL until the reader has a positive signal.
+reader_models = Table(
+    "reader_models",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("signal_version", BigInteger, nullable=False, server_default="0"),
+    Column("fitted_version", BigInteger, nullable=True),
+    Column("model_id", String(120), nullable=True),
+    Column("dimension", Integer, nullable=True),
+    Column("weights", LargeBinary, nullable=True),
+    Column("positives", Integer, nullable=False, server_default="0"),
+    Column("negatives", Integer, nullable=False, server_default="0"),
+    Column("fitted_at", DateTime(timezone=True), nullable=True),
+)
+
+# Papers a reader's earlier digests showed: recommendations leave them out.
+shown_papers = Table(
+    "shown_papers",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_id", String(80), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("shown_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("user_id", "paper_id"),
 )

@@ -5,9 +5,10 @@ causes commit together or not at all.
 `SqlTransaction` whose parts write on its one connection: `papers` (the paper write batch, which
 takes the change counter's lock on first use), `jobs` (enqueue), `mail` (queue a message in
 the outbox), `accounts` (users, sessions, tokens, single-use links), `subscribers` (digest
-subscriptions) and `votes` (upvotes, saves and the popularity they make). Other stores join
-through `connection`: their functions take a SQLAlchemy `Connection`. Leaving the block commits;
-an exception rolls everything back.
+subscriptions), `votes` (upvotes, saves and the popularity they make) and `recommendations`
+(readers' signals and refit jobs).
+Other stores join through `connection`: their functions take a SQLAlchemy `Connection`.
+Leaving the block commits; an exception rolls everything back.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from papercast.storage.jobs import EnqueueHook, insert_job
 from papercast.storage.outbox import delete_mail_to, expire_queued_mail
 from papercast.storage.papers import PaperWriteBatch
 from papercast.storage.popularity import advance_vote_sequence
+from papercast.storage.recommendations import RecommendationWrites
 from papercast.storage.subscribers import SqlSubscriberRecords
 from papercast.storage.votes import VoteRecords
 
@@ -81,7 +83,7 @@ class SqlTransaction:
 
     def __init__(self, connection: Connection, now: datetime,
                  mail_queue: Callable[[], MailQueue] | None = None,
-                 trending: TrendingParameters | None = None) -> None:
+                 trending: TrendingParameters | None = None, refit_delay_seconds: int = 30) -> None:
         self.connection = connection
         self.now = now
         self.jobs = TransactionJobs(connection, now)
@@ -89,6 +91,7 @@ class SqlTransaction:
         self.subscribers = SqlSubscriberRecords(connection)
         self._trending = trending or TrendingParameters()
         self.votes = VoteRecords(connection, self._trending)
+        self.recommendations = RecommendationWrites(connection, now, refit_delay_seconds)
         self._papers: PaperWriteBatch | None = None
         self._mail_queue = mail_queue
         self._mail: TransactionMail | None = None
@@ -120,8 +123,9 @@ class SqlUnitOfWork:
 
     def __init__(self, engine: Engine, clock: Clock, on_enqueue: EnqueueHook | None = None, *,
                  mail_queue: Callable[[], MailQueue] | None = None,
-                 trending: TrendingParameters | None = None) -> None:
+                 trending: TrendingParameters | None = None, refit_delay_seconds: int = 30) -> None:
         self._engine = engine
+        self._refit_delay = refit_delay_seconds
         self._clock = clock
         self._on_enqueue = on_enqueue
         self._mail_queue = mail_queue  # built on first use: templates load only where mail is queued
@@ -130,7 +134,8 @@ class SqlUnitOfWork:
     @contextmanager
     def begin(self) -> Iterator[SqlTransaction]:
         with write_transaction(self._engine) as connection:
-            transaction = SqlTransaction(connection, self._clock.now(), self._mail_queue, self._trending)
+            transaction = SqlTransaction(connection, self._clock.now(), self._mail_queue, self._trending,
+                                         self._refit_delay)
             yield transaction
         # After the commit: a worker woken earlier would not see the jobs or mail yet, and a cache
         # that saw the vote sequence move before the vote committed could keep a page without it.

@@ -23,6 +23,7 @@ from starlette.types import Scope
 from papercast import __version__
 from papercast.web.api import accounts as api_accounts
 from papercast.web.api import docs as api_docs
+from papercast.web.api import recommendations as api_recommendations
 from papercast.web.api import routes as api_routes
 from papercast.web.api import schemas
 from papercast.web.api import subscriptions as api_subscriptions
@@ -42,7 +43,7 @@ from papercast.web.ratelimit import RateLimitMiddleware, TokenBuckets
 from papercast.web.readers import ReaderMiddleware
 from papercast.web.search import CatalogSearch, WebSearch
 from papercast.web.templating import STATIC_DIR, build_templates
-from papercast.web.ui import accounts, pages, papers, search, subscriptions, voting
+from papercast.web.ui import accounts, for_you, pages, papers, search, subscriptions, voting
 
 log = logging.getLogger("papercast.web")
 
@@ -67,7 +68,8 @@ def create_app(services: WebServices) -> FastAPI:
     app.include_router(api_accounts.router, prefix="/api/v1")
     app.include_router(api_subscriptions.router, prefix="/api/v1")
     app.include_router(api_votes.router, prefix="/api/v1")
-    for router in (pages.router, search.router, voting.router, papers.router, accounts.router,
+    app.include_router(api_recommendations.router, prefix="/api/v1")
+    for router in (pages.router, search.router, voting.router, for_you.router, papers.router, accounts.router,
                    subscriptions.router, api_docs.router, feed_routes.router, health_router):
         app.include_router(router)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
@@ -95,7 +97,8 @@ def _context(services: WebServices) -> WebContext:
                       templates=build_templates(), metrics=HttpMetrics(), config=services.config,
                       health=services.health, operations=services.operations,
                       accounts=services.accounts, signer=services.signer,
-                      subscriptions=services.subscriptions, trending=services.trending, votes=services.votes)
+                      subscriptions=services.subscriptions, trending=services.trending, votes=services.votes,
+                      recommendations=services.recommendations)
 
 
 def _buckets(config: WebConfig, monotonic: Callable[[], float]) -> TokenBuckets | None:

@@ -18,6 +18,7 @@ from papercast.services.accounts import AccountService
 from papercast.services.catalog import CatalogService
 from papercast.services.listings import MAX_LIMIT, ListingService
 from papercast.services.operations import OperationsService
+from papercast.services.recommendations import RecommendationService
 from papercast.services.subscriptions import SubscriptionService
 from papercast.services.trending import TrendingService
 from papercast.services.votes import VoteService
@@ -73,6 +74,7 @@ class WebServices:
     subscriptions: Callable[[], SubscriptionService]  # built on first use, like accounts
     trending: TrendingService
     votes: Callable[[], VoteService]  # built on first use
+    recommendations: Callable[[], RecommendationService]  # built on first use
     search_backend: SearchBackend | None = None
     worker: BackgroundWorker | None = None
 
@@ -92,6 +94,7 @@ class WebContext:
     subscriptions: Callable[[], SubscriptionService]
     trending: TrendingService
     votes: Callable[[], VoteService]
+    recommendations: Callable[[], RecommendationService]
 
 
 def web_context(request: Request) -> WebContext:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from papercast.domain.papers import Paper
 from papercast.domain.trending import Standing
 from papercast.presenters import paper_as_json, standing_json
 from papercast.services.listings import PaperPage
+from papercast.services.recommendations import Recommendation
 from papercast.services.trending import TrendingPage
 from papercast.services.votes import LibraryPage
 from papercast.web.pagination import PageLinks
@@ -68,3 +70,18 @@ def mark_result(paper_id: str, standing: Standing) -> dict[str, Any]:
 def library_entries(library: LibraryPage) -> list[dict[str, Any]]:
     return [{"paper": paper_resource(entry.paper), "saved_at": entry.saved_at.isoformat()}
             for entry in library.entries]
+
+
+def recommendation_resources(items: Sequence[Recommendation]) -> list[dict[str, Any]]:
+    """Recommended papers with their score and reason (`reason` null for trending papers)."""
+    return [{**paper_resource(item.paper), "score": round(item.score, 4), "reason": _reason(item)}
+            for item in items]
+
+
+def _reason(item: Recommendation) -> dict[str, Any] | None:
+    reason = item.reason
+    if reason is None:
+        return None
+    return {"text": reason.text, "paper_id": reason.paper_id, "title": reason.title,
+            "signal": None if reason.kind is None else reason.kind.value,
+            "similarity": round(reason.similarity, 4)}

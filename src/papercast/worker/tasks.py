@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from papercast.domain.errors import InvalidInput
-from papercast.domain.jobs import Every, JobOutcome, RetryPolicy
+from papercast.domain.jobs import Every, JobCannotSucceed, JobOutcome, RetryPolicy
 from papercast.worker.harvests import ScheduledHarvests
 from papercast.worker.loop import Worker, WorkerConfig
 from papercast.worker.registry import JobContext, JobKind, TaskRegistry, load_task_modules
@@ -112,6 +112,16 @@ class WorkerDuties:
         log.info("worker.plan_digests queued=%d skipped_empty=%d suppressed=%d", report.queued,
                  report.skipped_empty, report.suppressed)
 
+    def refit_recommendations(self, context: JobContext) -> None:
+        """Refit one reader's model (enqueued with the reader's signals; a disabled account, or a
+        model already at the reader's signal version, is skipped inside)."""
+        user_id = context.payload.get("user_id")
+        if not isinstance(user_id, int) or isinstance(user_id, bool):
+            raise JobCannotSucceed(f"refit-recommendations needs an integer user_id, got {user_id!r}")
+        report = self._papercast.recommendations().refit(user_id)
+        log.info("worker.refit_recommendations user=%d fitted=%s skipped=%s", user_id, report.fitted,
+                 report.skipped)
+
     def prune_jobs(self, _context: JobContext) -> None:
         keep = timedelta(days=self._papercast.settings.jobs_keep_days)
         pruned = self._papercast.jobs.prune(self._papercast.clock.now() - keep)
@@ -153,6 +163,7 @@ def job_kinds(duties: WorkerDuties) -> tuple[JobKind, ...]:
         JobKind("prune-jobs", duties.prune_jobs, RetryPolicy(max_attempts=3)),
         JobKind("prune-accounts", duties.prune_accounts, RetryPolicy(max_attempts=3)),
         JobKind("rescore-trending", duties.rescore_trending, RetryPolicy(max_attempts=3)),
+        JobKind("refit-recommendations", duties.refit_recommendations, RetryPolicy(max_attempts=3)),
     )
 
 

@@ -111,3 +111,38 @@
     });
   });
 }());
+
+// "Not interested" buttons are forms that POST and come back (web/ui/for_you.py). Here they
+// call the JSON API and hide the paper in place.
+(function () {
+  "use strict";
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  if (!meta || !window.fetch) {
+    return;
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.classList || !form.classList.contains("hide-form")) {
+      return;
+    }
+    event.preventDefault();
+    var button = form.querySelector("button");
+    button.disabled = true;
+    fetch("/api/v1" + form.getAttribute("action"), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"X-CSRF-Token": meta.getAttribute("content"), "Accept": "application/json"}
+    }).then(function (response) {
+      if (!response.ok) {
+        throw new Error("HTTP " + response.status);
+      }
+      var item = form.closest(".paper-item");
+      if (item) {
+        item.hidden = true;
+      }
+    }).catch(function (error) {
+      button.disabled = false;
+      button.title = String(error.message || error);
+    });
+  });
+}());

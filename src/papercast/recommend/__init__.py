@@ -1,0 +1,1 @@
+"""Per-reader recommendation models over stored paper vectors (numpy and scipy)."""

@@ -1,0 +1,298 @@
+"""Recommendations for a reader: signals ("not interested", a seeded profile), the refit of the
+reader's stored model (by the worker, never per request), the "for you" list with a reason for
+each paper, "more like these papers", the cold start, and `personal_picks` for the digest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from papercast.clock import Clock
+from papercast.domain.accounts import UserState
+from papercast.domain.errors import InvalidInput, NotAllowed, NotFound
+from papercast.domain.papers import Paper, parse_paper_id
+from papercast.domain.recommendations import Reason, RecencyBlend, SignalKind, strongest_kind
+from papercast.domain.seeding import SeedProblem, parse_seed
+from papercast.ports import (
+    CandidatePool,
+    RecommendationReads,
+    RecommendedPapers,
+    Transaction,
+    TrendingListings,
+    UnitOfWork,
+)
+from papercast.recommend.model import ModelParameters, fit_reader
+
+log = logging.getLogger("papercast.recommendations")
+MAX_RECOMMENDATIONS = 100
+# Positives beyond this many (the newest kept) add little to a linear model and cost fit time.
+MAX_POSITIVES = 500
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    paper: Paper
+    score: float
+    reason: Reason | None
+
+
+@dataclass(frozen=True)
+class RecommendationList:
+    """`cold` when the reader has no fitted model yet and the list is trending papers."""
+
+    items: tuple[Recommendation, ...]
+    cold: bool
+    fitted_at: Any = None
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    used: tuple[str, ...]
+    problems: tuple[SeedProblem, ...]
+
+
+@dataclass(frozen=True)
+class RefitReport:
+    """What one refit did: `skipped` says why nothing was fitted (or None)."""
+
+    user_id: int
+    fitted: bool
+    positives: int = 0
+    negatives: int = 0
+    skipped: str | None = None
+
+
+@dataclass(frozen=True)
+class RecommendationSettings:
+    window_days: int = 30
+    blend: RecencyBlend = RecencyBlend()
+    parameters: ModelParameters = ModelParameters()
+
+
+class RecommendationService:
+    def __init__(self, reads: RecommendationReads, units: UnitOfWork, pool: CandidatePool,
+                 trending: TrendingListings, papers: RecommendedPapers, clock: Clock,
+                 model_id: Callable[[], str | None],
+                 settings: RecommendationSettings | None = None) -> None:
+        self._reads = reads
+        self._units = units
+        self._pool = pool
+        self._trending = trending
+        self._papers = papers
+        self._clock = clock
+        self._model_id = model_id
+        self.settings = settings or RecommendationSettings()
+
+    # Signals -------------------------------------------------------------------------------
+
+    def not_interested(self, user_id: int, raw_paper_id: str, on: bool = True) -> None:
+        """Hide a paper from the reader's recommendations (at once) and teach the model (at the
+        next refit); `on=False` takes it back."""
+        paper_id = _paper_id(raw_paper_id)
+        if not self._papers.get_many([paper_id], history=False):
+            raise NotFound(f"no paper {paper_id!r} in the catalog")
+        with self._units.begin() as transaction:
+            self._check_active(transaction, user_id)
+            if transaction.recommendations.set_signal(user_id, paper_id, SignalKind.NOT_INTERESTED, on):
+                transaction.recommendations.signals_changed(user_id)
+        log.info("recommendations.not_interested user=%d paper=%s on=%s", user_id, paper_id, on)
+
+    def seed(self, user_id: int, text: str) -> SeedReport:
+        """Seed the reader's profile from arXiv ids or BibTeX; papers not in the catalog and
+        entries that name none are reported, the rest used."""
+        entries, problems = parse_seed(text)
+        found: list[str] = []
+        by_doi = self._reads.resolve_dois([entry.doi for entry in entries if entry.doi])
+        by_title = self._reads.resolve_titles([entry.title for entry in entries if entry.title])
+        known = self._papers.get_many([entry.paper_id for entry in entries if entry.paper_id], history=False)
+        for entry in entries:
+            paper_id = (entry.paper_id if entry.paper_id in known else None) \
+                or by_doi.get((entry.doi or "").lower()) or by_title.get((entry.title or "").lower())
+            if paper_id is None:
+                named = entry.paper_id or entry.doi or entry.title or ""
+                problems.append(SeedProblem(entry.where, f"{named[:80]!r} is not in the catalog"))
+            else:
+                found.append(paper_id)
+        used = tuple(dict.fromkeys(found))
+        if used:
+            with self._units.begin() as transaction:
+                self._check_active(transaction, user_id)
+                changed = [transaction.recommendations.set_signal(user_id, paper_id, SignalKind.SEED, True)
+                           for paper_id in used]
+                if any(changed):
+                    transaction.recommendations.signals_changed(user_id)
+        log.info("recommendations.seeded user=%d used=%d problems=%d", user_id, len(used), len(problems))
+        return SeedReport(used, tuple(problems))
+
+    def record_shown(self, user_id: int, paper_ids: Sequence[str]) -> None:
+        """The digest calls this with what it showed: later recommendations leave those out."""
+        with self._units.begin() as transaction:
+            transaction.recommendations.record_shown(user_id, paper_ids)
+
+    @staticmethod
+    def _check_active(transaction: Transaction, user_id: int) -> None:
+        user = transaction.accounts.user_by_id(user_id)
+        if user is None or user.state is not UserState.ACTIVE:
+            raise NotAllowed("only active accounts can change their recommendations")
+
+    # The model ------------------------------------------------------------------------------
+
+    def refit(self, user_id: int) -> RefitReport:
+        """Fit the reader's model at their current signal version and store it (the worker's
+        `refit-recommendations` job). Nothing for an account that is not active, nor when the
+        stored model is already at that version."""
+        state = self._reads.reader_state(user_id)
+        if state is not UserState.ACTIVE:
+            return RefitReport(user_id, False, skipped=f"account {state.value if state else 'missing'}")
+        stored = self._reads.model_of(user_id)
+        if stored is None:
+            return RefitReport(user_id, False, skipped="no signals")
+        model_id = self._model_id()
+        if stored.current and stored.model_id == model_id:
+            return RefitReport(user_id, False, skipped="model is current")
+        version = stored.signal_version
+        signals = self._reads.signals_of(user_id)
+        liked_ids = [paper_id for paper_id, kind in signals if kind.positive][-MAX_POSITIVES:]
+        disliked_ids = [paper_id for paper_id, kind in signals if not kind.positive]
+        fitted = self._fit(model_id, liked_ids, disliked_ids, np.random.default_rng([user_id, version]))
+        weights, positives, negatives = fitted if fitted else (None, 0, 0)
+        stored_now = self._reads.store_model(user_id, version, model_id, weights, positives, negatives,
+                                             self._clock.now())
+        log.info("recommendations.refit user=%d version=%d positives=%d negatives=%d stored=%s",
+                 user_id, version, positives, negatives, stored_now)
+        return RefitReport(user_id, weights is not None, positives, negatives)
+
+    def _fit(self, model_id: str | None, liked_ids: list[str], disliked_ids: list[str],
+             rng: np.random.Generator) -> tuple[np.ndarray, int, int] | None:
+        """Weights, positives and negatives of a fit; None without an encoder or a liked vector."""
+        if model_id is None or not liked_ids:
+            return None
+        _, liked = self._reads.vectors_of(model_id, liked_ids)
+        _, disliked = self._reads.vectors_of(model_id, disliked_ids)
+        background = self._reads.sample_vectors(model_id, self.settings.parameters.background, rng,
+                                                set(liked_ids) | set(disliked_ids))
+        if not len(liked) or not len(background):
+            return None
+        disliked = _unit(disliked) if len(disliked) else np.zeros((0, liked.shape[1]), dtype=np.float32)
+        fitted = fit_reader(_unit(liked), disliked, _unit(background), self.settings.parameters)
+        return fitted.weights, len(liked), len(disliked) + len(background)
+
+    # Recommendations --------------------------------------------------------------------------
+
+    def recommend(self, user_id: int, limit: int = 20, exclude: Collection[str] = ()) -> RecommendationList:
+        """The reader's recommendations among recent papers, best first, each with its reason;
+        trending papers while the reader has no fitted model (never an empty list while the
+        catalog has papers)."""
+        limit = max(1, min(limit, MAX_RECOMMENDATIONS))
+        signals = self._reads.signals_of(user_id)
+        hidden = {paper_id for paper_id, _ in signals} | self._reads.shown(user_id) | set(exclude)
+        stored = self._reads.model_of(user_id)
+        pool = self._pool.current()
+        if stored is None or stored.weights is None or stored.model_id != pool.model_id or not len(pool.ids):
+            return RecommendationList(tuple(self._cold_start(limit, hidden)), cold=True)
+        scores = np.asarray(pool.matrix @ stored.weights, dtype=np.float64)
+        scores += self.settings.blend.weight * self._freshness(pool.announced)
+        rows = _best_rows(scores, pool.ids, hidden, limit)
+        liked = [(paper_id, kind) for paper_id, kind in signals if kind.positive]
+        reasons = self._reasons(pool, rows, liked)
+        papers = self._papers.get_many([pool.ids[row] for row in rows], history=False)
+        items = [Recommendation(papers[pool.ids[row]], float(scores[row]), reasons.get(pool.ids[row]))
+                 for row in rows if pool.ids[row] in papers]
+        if len(items) < limit:  # a small window: trending fills the rest
+            hidden |= {item.paper.paper_id for item in items}
+            items.extend(self._cold_start(limit - len(items), hidden))
+        return RecommendationList(tuple(items), cold=False, fitted_at=stored.fitted_at)
+
+    def personal_picks(self, user_id: int, limit: int, exclude: Collection[str] = ()) -> list[Recommendation]:
+        """For the digest's personal section: the reader's best `limit` recommendations, none of
+        `exclude` (the papers the digest lists already) nor of what earlier digests showed."""
+        return list(self.recommend(user_id, limit, exclude).items)
+
+    def more_like(self, raw_paper_ids: Sequence[str], limit: int = 20,
+                  exclude: Collection[str] = ()) -> list[Recommendation]:
+        """Recent papers nearest to a set of papers as a whole (the mean of their vectors), each
+        with the paper of the set it is closest to."""
+        paper_ids = list(dict.fromkeys(_paper_id(raw) for raw in raw_paper_ids))
+        pool = self._pool.current()
+        if not paper_ids or pool.model_id is None or not len(pool.ids):
+            return []
+        found, vectors = self._reads.vectors_of(pool.model_id, paper_ids)
+        if not found:
+            return []
+        direction = _unit(vectors).mean(axis=0)
+        scores = np.asarray(pool.matrix @ direction, dtype=np.float64)
+        limit = max(1, min(limit, MAX_RECOMMENDATIONS))
+        rows = _best_rows(scores, pool.ids, set(paper_ids) | set(exclude), limit)
+        reasons = self._reasons(pool, rows, [(paper_id, None) for paper_id in found])
+        papers = self._papers.get_many([pool.ids[row] for row in rows], history=False)
+        return [Recommendation(papers[pool.ids[row]], float(scores[row]), reasons.get(pool.ids[row]))
+                for row in rows if pool.ids[row] in papers]
+
+    def _freshness(self, announced: np.ndarray) -> np.ndarray:
+        blend = self.settings.blend
+        if blend.half_life_days <= 0:
+            return np.zeros(len(announced))
+        age_days = np.maximum(self._clock.now().timestamp() - announced, 0.0) / 86_400.0
+        return np.power(2.0, -age_days / blend.half_life_days)
+
+    def _reasons(self, pool: Any, rows: Sequence[int], liked: Sequence[tuple[str, SignalKind | None]],
+                 ) -> dict[str, Reason]:
+        """For each recommended row, the liked paper nearest to it (cosine) and how it was liked."""
+        if not rows or not liked or pool.model_id is None:
+            return {}
+        kinds: dict[str, list[SignalKind]] = {}
+        for paper_id, kind in liked:
+            kinds.setdefault(paper_id, []).extend([kind] if kind else [])
+        found, vectors = self._reads.vectors_of(pool.model_id, list(kinds))
+        if not found:
+            return {}
+        similarity = np.asarray(pool.matrix[list(rows)] @ _unit(vectors).T)
+        nearest = similarity.argmax(axis=1)
+        titles = self._papers.get_many(found, history=False)
+        reasons = {}
+        for position, row in enumerate(rows):
+            liked_id = found[int(nearest[position])]
+            title = titles[liked_id].title if liked_id in titles else liked_id
+            reasons[pool.ids[row]] = Reason(liked_id, title, strongest_kind(kinds[liked_id]),
+                                            float(similarity[position, nearest[position]]))
+        return reasons
+
+    def _cold_start(self, limit: int, hidden: set[str]) -> list[Recommendation]:
+        """Trending papers; the newest papers with vectors when nothing has points yet."""
+        page = self._trending.listing("trending", 0, min(limit + len(hidden), MAX_RECOMMENDATIONS))
+        items = [Recommendation(entry.paper, float(entry.standing.points), None)
+                 for entry in page.entries if entry.paper.paper_id not in hidden][:limit]
+        if len(items) < limit:
+            pool = self._pool.current()
+            taken = hidden | {item.paper.paper_id for item in items}
+            newest = [pool.ids[row] for row in np.argsort(-np.asarray(pool.announced), kind="stable")
+                      if pool.ids[row] not in taken][:limit - len(items)]
+            papers = self._papers.get_many(newest, history=False)
+            items.extend(Recommendation(papers[paper_id], 0.0, None)
+                         for paper_id in newest if paper_id in papers)
+        return items
+
+
+def _best_rows(scores: np.ndarray, ids: Sequence[str], hidden: set[str], limit: int) -> list[int]:
+    """Rows of the `limit` highest scores whose id is not hidden, best first."""
+    wanted = min(len(scores), limit + len(hidden))
+    top = np.argpartition(-scores, wanted - 1)[:wanted] if wanted < len(scores) else np.arange(len(scores))
+    ordered = top[np.argsort(-scores[top], kind="stable")]
+    return [int(row) for row in ordered if ids[row] not in hidden][:limit]
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)
+
+
+def _paper_id(raw: str) -> str:
+    try:
+        return parse_paper_id(raw).paper_id
+    except InvalidInput as error:
+        raise NotFound(str(error)) from error
