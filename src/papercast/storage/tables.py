@@ -457,6 +457,8 @@ digest_deliveries = Table(
     PrimaryKeyConstraint("subscriber_id", "period", name="pk_digest_deliveries"),
     Index("ix_digest_deliveries_period_state", "period", "state"),
     Index("ix_digest_deliveries_state_outbox_id", "state", "outbox_id"),
+)
+
 # What a reader told papercast about a paper beyond votes and saves (`domain.recommendations.
 # SignalKind`): "not interested" and the papers of a seeded profile. Upvotes and saves are read
 # from `votes` and `saves`.
