@@ -15,6 +15,7 @@ from papercast.domain.operations import HealthStatus, JobStats
 from papercast.domain.papers import Outcome, Paper
 from papercast.domain.query import ParsedQuery, TextSegment
 from papercast.domain.subscriptions import Preferences, Subscriber, SubscriberState
+from papercast.domain.trending import Mark, Standing
 
 
 class PaperSource(Protocol):
@@ -259,13 +260,46 @@ class SubscriberReading(Protocol):
     def reading(self) -> AbstractContextManager[SubscriberRecords]: ...
 
 
-class VoteCounting(Protocol):
-    """Whether an account's upvotes and saves count, changed with its state (a disabled
-    account's marks are kept but count for nothing)."""
+class ScoreWrites(Protocol):
+    """Stored trending scores inside a transaction: scored again in id order, and the parameters
+    they were made with (`storage.popularity.PopularityRecords`)."""
+
+    def rescore(self, after: str, limit: int) -> tuple[str, int] | None: ...
+
+    def store_parameters(self, now: datetime) -> None: ...
+
+
+class VoteWrites(Protocol):
+    """Upvotes and saves inside a unit of work's transaction, with the paper counts they make,
+    the actions rate limits count, and an account's marks counted or not (`VoteRecords`)."""
+
+    @property
+    def popularity(self) -> ScoreWrites: ...
+
+    def lock_voter(self, user_id: int) -> UserState | None: ...
+
+    def standing(self, paper_id: str) -> Standing | None: ...
+
+    def set_mark(self, mark: Mark, user_id: int, paper_id: str, on: bool, now: datetime) -> bool: ...
+
+    def marks_of(self, user_id: int, paper_ids: Sequence[str]) -> dict[str, set[Mark]]: ...
+
+    def nth_newest_action(self, n: int, since: datetime, *, user_id: int | None = None,
+                          address_hash: str | None = None) -> datetime | None: ...
+
+    def record_action(self, user_id: int, address_hash: str, now: datetime) -> None: ...
 
     def stop_counting(self, user_id: int) -> int: ...
 
     def resume_counting(self, user_id: int) -> int: ...
+
+
+class VoteReads(Protocol):
+    """Votes and saves outside a unit of work: a page's marks, a reader's library."""
+
+    def reading(self) -> AbstractContextManager[VoteWrites]: ...
+
+    def library(self, user_id: int, offset: int, limit: int) -> tuple[list[tuple[str, datetime]], int]: ...
 
 
 class Transaction(Protocol):
@@ -288,7 +322,7 @@ class Transaction(Protocol):
     def subscribers(self) -> SubscriberRecords: ...
 
     @property
-    def votes(self) -> VoteCounting: ...
+    def votes(self) -> VoteWrites: ...
 
     @property
     def connection(self) -> Any: ...
@@ -416,6 +450,41 @@ class PaperBatchReader(Protocol):
     """Stored papers by id, many at once (search results joined to their papers)."""
 
     def get_many(self, paper_ids: Sequence[str], *, history: bool = True) -> dict[str, Paper]: ...
+
+
+class PaperReads(Protocol):
+    """What ingest reads before it takes the write lock: stored papers, and the newest change
+    sequence (read again under the lock, to see whether another writer came in between)."""
+
+    def get_many(self, paper_ids: Sequence[str], *, history: bool = True) -> dict[str, Paper]: ...
+
+    def max_change_seq(self) -> int: ...
+
+
+class TrendingRow(Protocol):
+    """One paper of a trending listing, before its paper is loaded."""
+
+    @property
+    def paper_id(self) -> str: ...
+
+    @property
+    def standing(self) -> Standing: ...
+
+
+class PopularityQueries(Protocol):
+    """The reads behind trending listings (`storage.popularity.SqlPopularityQueries`)."""
+
+    def trending(self, offset: int, limit: int) -> tuple[Sequence[TrendingRow], int]: ...
+
+    def window(self, start: datetime, offset: int, limit: int) -> tuple[Sequence[TrendingRow], int]: ...
+
+    def standings(self, paper_ids: Sequence[str]) -> dict[str, Standing]: ...
+
+    def papers(self, paper_ids: Sequence[str]) -> dict[str, Paper]: ...
+
+    def vote_version(self) -> int: ...
+
+    def stored_parameters(self) -> dict[str, float] | None: ...
 
 
 class ListingQueries(Protocol):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Protocol
 
 from papercast.clock import Clock, SystemClock
 from papercast.domain.errors import PapercastError
@@ -27,7 +26,7 @@ from papercast.domain.ingest import (
     validate_items,
 )
 from papercast.domain.papers import Outcome, Paper, PaperRecord, merge, paper_from_record
-from papercast.ports import PaperSource, ReadAhead, UnitOfWork
+from papercast.ports import PaperReads, PaperSource, ReadAhead, UnitOfWork
 
 log = logging.getLogger("papercast.ingest")
 
@@ -38,14 +37,6 @@ BatchHook = Callable[[IngestReport], None]
 WRITE_BUDGET_SECONDS = 0.075
 FIRST_SUB_BATCH = 200
 MIN_SUB_BATCH = 20
-
-
-class PaperReads(Protocol):
-    """Reads of stored papers outside a write transaction (merging before taking the lock)."""
-
-    def get_many(self, paper_ids: Sequence[str], *, history: bool = True) -> dict[str, Paper]: ...
-
-    def max_change_seq(self) -> int: ...
 
 
 class IngestService:

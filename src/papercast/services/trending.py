@@ -7,64 +7,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from papercast.clock import Clock
 from papercast.domain.errors import InvalidInput
 from papercast.domain.papers import Paper
 from papercast.domain.trending import Standing, TrendingParameters, Window
+from papercast.ports import PopularityQueries, UnitOfWork
 from papercast.services.listings import check_window
 
 log = logging.getLogger("papercast.trending")
 RESCORE_BATCH = 2_000
-
-
-class Ranked(Protocol):
-    @property
-    def paper_id(self) -> str: ...
-
-    @property
-    def standing(self) -> Standing: ...
-
-
-class PopularityQueries(Protocol):
-    def trending(self, offset: int, limit: int) -> tuple[Sequence[Ranked], int]: ...
-
-    def window(self, start: datetime, offset: int, limit: int) -> tuple[Sequence[Ranked], int]: ...
-
-    def standings(self, paper_ids: Sequence[str]) -> dict[str, Standing]: ...
-
-    def papers(self, paper_ids: Sequence[str]) -> dict[str, Paper]: ...
-
-    def vote_version(self) -> int: ...
-
-    def stored_parameters(self) -> dict[str, float] | None: ...
-
-
-class ScoreWrites(Protocol):
-    def rescore(self, after: str, limit: int) -> tuple[str, int] | None: ...
-
-    def store_parameters(self, now: datetime) -> None: ...
-
-
-class ScoreTransaction(Protocol):
-    @property
-    def now(self) -> datetime: ...
-
-    @property
-    def votes(self) -> ScoreVotes: ...
-
-
-class ScoreVotes(Protocol):
-    @property
-    def popularity(self) -> ScoreWrites: ...
-
-
-class ScoreUnits(Protocol):
-    def begin(self) -> AbstractContextManager[ScoreTransaction]: ...
 
 
 @dataclass(frozen=True)
@@ -88,7 +42,7 @@ class TrendingPage:
 
 
 class TrendingService:
-    def __init__(self, queries: PopularityQueries, units: ScoreUnits, clock: Clock,
+    def __init__(self, queries: PopularityQueries, units: UnitOfWork, clock: Clock,
                  parameters: TrendingParameters) -> None:
         self._queries = queries
         self._units = units
@@ -131,7 +85,7 @@ class TrendingService:
             with self._units.begin() as transaction:
                 step = transaction.votes.popularity.rescore(after, batch)
                 if step is None:
-                    transaction.votes.popularity.store_parameters(transaction.now)
+                    transaction.votes.popularity.store_parameters(self._clock.now())
                     break
             after, done = step[0], done + step[1]
         log.info("trending.rescored papers=%d parameters=%s", done, self.parameters.describe())

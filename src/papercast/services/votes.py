@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
 
 from papercast.clock import Clock
 from papercast.domain.accounts import UserState
@@ -18,51 +16,13 @@ from papercast.domain.errors import InvalidInput, NotAllowed, NotFound, TooManyR
 from papercast.domain.papers import Paper, parse_paper_id
 from papercast.domain.trending import Mark, Standing
 from papercast.domain.votes import Counter, VoteLimits, address_group, seconds_until_allowed
+from papercast.ports import PaperBatchReader, UnitOfWork, VoteReads, VoteWrites
 from papercast.services.listings import check_window
 
 log = logging.getLogger("papercast.votes")
 
 # An export is the whole library in one file; past this many papers it is cut (and says so).
 MAX_EXPORT = 10_000
-
-
-class VoteWrites(Protocol):
-    """Votes and saves inside a unit of work's transaction (`storage.votes.VoteRecords`)."""
-
-    def lock_voter(self, user_id: int) -> UserState | None: ...
-
-    def standing(self, paper_id: str) -> Standing | None: ...
-
-    def set_mark(self, mark: Mark, user_id: int, paper_id: str, on: bool, now: datetime) -> bool: ...
-
-    def marks_of(self, user_id: int, paper_ids: Sequence[str]) -> dict[str, set[Mark]]: ...
-
-    def nth_newest_action(self, n: int, since: datetime, *, user_id: int | None = None,
-                          address_hash: str | None = None) -> datetime | None: ...
-
-    def record_action(self, user_id: int, address_hash: str, now: datetime) -> None: ...
-
-
-class VoteTransaction(Protocol):
-    @property
-    def votes(self) -> VoteWrites: ...
-
-    @property
-    def now(self) -> datetime: ...
-
-
-class VoteUnits(Protocol):
-    def begin(self) -> AbstractContextManager[VoteTransaction]: ...
-
-
-class VoteReads(Protocol):
-    def reading(self) -> AbstractContextManager[VoteWrites]: ...
-
-    def library(self, user_id: int, offset: int, limit: int) -> tuple[list[tuple[str, datetime]], int]: ...
-
-
-class PaperLoader(Protocol):
-    def get_many(self, paper_ids: Sequence[str], *, history: bool = True) -> dict[str, Paper]: ...
 
 
 @dataclass(frozen=True)
@@ -87,7 +47,7 @@ class VoteService:
     """Upvotes and saves of signed-in readers. `hash_address` turns a client address into what is
     stored for the per-address limits (a keyed hash: the address itself is not kept)."""
 
-    def __init__(self, units: VoteUnits, reads: VoteReads, papers: PaperLoader, clock: Clock,
+    def __init__(self, units: UnitOfWork, reads: VoteReads, papers: PaperBatchReader, clock: Clock,
                  limits: VoteLimits, hash_address: Callable[[str], str]) -> None:
         self._units = units
         self._reads = reads
@@ -104,7 +64,7 @@ class VoteService:
         paper_id = _paper_id(raw_paper_id)
         address_hash = self._hash_address(address_group(address))
         with self._units.begin() as transaction:
-            records, now = transaction.votes, transaction.now
+            records, now = transaction.votes, self._clock.now()
             state = records.lock_voter(user_id)
             if state is not UserState.ACTIVE:
                 raise NotAllowed("only active accounts can vote or save papers")
