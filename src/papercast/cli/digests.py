@@ -10,7 +10,8 @@ from email import message_from_string, policy
 
 import typer
 
-from papercast.cli.context import EXIT_PARTIAL, papercast_app
+from papercast.cli.context import papercast_app
+from papercast.cli.mail import report_sending
 from papercast.clock import ShiftedClock
 from papercast.services.mail import SendReport
 
@@ -76,15 +77,7 @@ def send(at: str | None = typer.Option(None, "--at", help=AT_HELP),
             if report.stopped or report.handled + report.expired == 0:
                 break
         settled = papercast.digests().settle()
-    if as_json:
-        typer.echo(json.dumps({**total.as_dict(), "settled": settled}))
-    else:
-        typer.echo(f"{total.sent} sent, {total.retrying} to retry, {total.failed} failed, {total.expired} "
-                   f"expired, {total.possible_duplicates} possibly sent twice")
-        if total.stopped:
-            typer.echo(f"stopped early: {total.stopped}", err=True)
-    if total.failed or total.stopped:
-        raise typer.Exit(EXIT_PARTIAL)
+    report_sending(total, {**total.as_dict(), "settled": settled} if as_json else None)
 
 
 def _add(total: SendReport, report: SendReport) -> None:

@@ -9,6 +9,7 @@ import typer
 
 from papercast.cli.context import EXIT_PARTIAL, fail, papercast_app
 from papercast.domain.mail import MailRequest, OutboxState
+from papercast.services.mail import SendReport
 from papercast.storage.outbox import OutboxEvent, OutboxRecord
 
 app = typer.Typer(help="Mail: test the set-up, send the outbox, list and show messages.",
@@ -52,8 +53,14 @@ def send(
     """Send the messages that are due now (what the worker does), then say what happened."""
     with papercast_app() as papercast:
         report = papercast.outbox_sender().send_due(max_messages)
-    if as_json:
-        typer.echo(json.dumps(report.as_dict()))
+    report_sending(report, report.as_dict() if as_json else None)
+
+
+def report_sending(report: SendReport, as_json: dict[str, object] | None) -> None:
+    """Print what a send run did (`as_json`: that object), and exit 1 when a message failed or
+    the run stopped early (`mail send`, `digests send`)."""
+    if as_json is not None:
+        typer.echo(json.dumps(as_json))
     else:
         typer.echo(f"{report.sent} sent, {report.retrying} to retry, {report.failed} failed, "
                    f"{report.expired} expired, {report.possible_duplicates} possibly sent twice")
