@@ -341,10 +341,14 @@ class Papercast:
 
     def digests(self, picks: PersonalPicks | None = None) -> DigestService:
         """Digests: plan, preview, outcomes, status; built on first use (subscriptions need the
-        key, topics the keyword index). `picks` is the seam for recommendations (none yet)."""
+        key, topics the keyword index). Personal picks come from recommendations unless `picks`
+        stands in for them."""
+        from papercast.services.digest_picks import RecommendedPicks
+
         subscriptions = self.subscriptions()
         with self._accounts_lock:
             if self._digests is None or picks is not None:
+                picks = picks or RecommendedPicks(self.recommendations())
                 self._digests = build_digests(self, subscriptions, picks)
             return self._digests
 

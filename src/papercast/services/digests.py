@@ -214,6 +214,10 @@ class DigestService:
         report.periods[period.key] = report.periods.get(period.key, 0) + 1
         if state is DeliveryState.QUEUED:
             report.queued += 1
+            if subscriber.user_id is not None:
+                # The reader's later recommendations leave out what this digest showed.
+                shown = [paper.paper_id for section in digest.sections for paper in section.papers]
+                transaction.recommendations.record_shown(subscriber.user_id, shown)
         else:
             report.skipped_empty += 1
 
