@@ -408,7 +408,7 @@ def build_recommendations(papercast: Papercast) -> RecommendationService:
         window_days=s.recommendations_window_days,
         blend=RecencyBlend(s.recommendations_recency_weight, s.recommendations_half_life_days))
     return RecommendationService(store, papercast.units, pool, papercast.trending, papercast.papers,
-                                 papercast.clock, papercast.embedding_model_id, settings)
+                                 papercast.clock, papercast.embedding_model_id, papercast.signer, settings)
 
 
 def database_engine(settings: Settings) -> Engine:

@@ -97,3 +97,20 @@ def test_the_api_needs_a_reader(client: TestClient) -> None:
     assert client.get("/api/v1/me/recommendations").status_code == 401
     assert client.post(f"/api/v1/papers/{LIKED}/not-interested").status_code == 401
     assert client.post("/api/v1/me/seed", content=b"2612.00001").status_code == 401
+
+
+def test_a_digests_signed_link_hides_a_paper_without_a_sign_in(client: TestClient, site: Papercast) -> None:
+    user_id = site.accounts().add_user(ANN).id
+    service = site.recommendations()
+    path = service.not_interested_path(user_id, HIDDEN)
+    page = client.get(path)
+    assert page.status_code == 200 and "Not interested</button>" in page.text
+    assert HIDDEN in [item.paper.paper_id for item in service.recommend(user_id, 20).items]
+    token = path.split("token=", 1)[1]
+    pressed = client.post(f"/api/v1/not-interested?token={token}", headers={"Accept": "text/html"})
+    assert (pressed.status_code, pressed.headers["location"]) == (303, f"/not-interested?done={HIDDEN}")
+    assert HIDDEN not in [item.paper.paper_id for item in service.recommend(user_id, 20).items]
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert client.post(f"/api/v1/not-interested?token={forged}").status_code == 400
+    other_purpose = site.signer().sign("sign-in", {"u": user_id, "p": LIKED}, site.clock.now())
+    assert client.post("/api/v1/not-interested", params={"token": other_purpose}).status_code == 400

@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 
@@ -18,6 +20,7 @@ from papercast.domain.errors import InvalidInput, NotAllowed, NotFound
 from papercast.domain.papers import Paper, parse_paper_id
 from papercast.domain.recommendations import Reason, RecencyBlend, SignalKind, strongest_kind
 from papercast.domain.seeding import SeedProblem, parse_seed
+from papercast.domain.tokens import InvalidToken, TokenSigner
 from papercast.ports import (
     CandidatePool,
     RecommendationReads,
@@ -29,6 +32,9 @@ from papercast.ports import (
 from papercast.recommend.model import ModelParameters, fit_reader
 
 log = logging.getLogger("papercast.recommendations")
+NOT_INTERESTED_PURPOSE = "not-interested"
+# A digest's "not interested" link works for as long as a reader may act on an old digest.
+NOT_INTERESTED_LINK_DAYS = 90
 MAX_RECOMMENDATIONS = 100
 # Positives beyond this many (the newest kept) add little to a linear model and cost fit time.
 MAX_POSITIVES = 500
@@ -77,7 +83,7 @@ class RecommendationSettings:
 class RecommendationService:
     def __init__(self, reads: RecommendationReads, units: UnitOfWork, pool: CandidatePool,
                  trending: TrendingListings, papers: RecommendedPapers, clock: Clock,
-                 model_id: Callable[[], str | None],
+                 model_id: Callable[[], str | None], signer: Callable[[], TokenSigner],
                  settings: RecommendationSettings | None = None) -> None:
         self._reads = reads
         self._units = units
@@ -86,6 +92,7 @@ class RecommendationService:
         self._papers = papers
         self._clock = clock
         self._model_id = model_id
+        self._signer = signer
         self.settings = settings or RecommendationSettings()
 
     # Signals -------------------------------------------------------------------------------
@@ -101,6 +108,23 @@ class RecommendationService:
             if transaction.recommendations.set_signal(user_id, paper_id, SignalKind.NOT_INTERESTED, on):
                 transaction.recommendations.signals_changed(user_id)
         log.info("recommendations.not_interested user=%d paper=%s on=%s", user_id, paper_id, on)
+
+    def not_interested_path(self, user_id: int, paper_id: str) -> str:
+        """The path of a signed "not interested" link for a digest (`url(path)` in a mail
+        template): it opens a page with a button, which needs no sign-in."""
+        token = self._signer().sign(NOT_INTERESTED_PURPOSE, {"u": user_id, "p": paper_id}, self._clock.now())
+        return f"/not-interested?{urlencode({'token': token})}"
+
+    def not_interested_by_link(self, token: str) -> str:
+        """Act on a digest's signed link; the paper's id. `InvalidToken` (or `ExpiredToken`) for
+        a forged, altered, misdirected or old link."""
+        verified = self._signer().verify(NOT_INTERESTED_PURPOSE, token, self._clock.now(),
+                                         timedelta(days=NOT_INTERESTED_LINK_DAYS))
+        user_id, paper_id = verified.payload.get("u"), verified.payload.get("p")
+        if not isinstance(user_id, int) or not isinstance(paper_id, str):
+            raise InvalidToken("the link does not name a reader and a paper")
+        self.not_interested(user_id, paper_id)
+        return paper_id
 
     def seed(self, user_id: int, text: str) -> SeedReport:
         """Seed the reader's profile from arXiv ids or BibTeX; papers not in the catalog and
