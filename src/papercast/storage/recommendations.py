@@ -80,17 +80,19 @@ class RecommendationWrites:
         """Add or remove a "not interested" or seed signal; whether anything changed."""
         if kind in (SignalKind.UPVOTE, SignalKind.SAVE):
             raise ValueError("upvotes and saves are written by the votes store")
+        signals = reader_signals.c
         if on:
             statement = (_insert(self._connection, reader_signals)
                          .values(user_id=user_id, paper_id=paper_id, kind=kind.value, created_at=self._now)
-                         .on_conflict_do_nothing(index_elements=[reader_signals.c.user_id,
-                                                                 reader_signals.c.paper_id,
-                                                                 reader_signals.c.kind]))
+                         .on_conflict_do_nothing(
+                             index_elements=[signals.user_id, signals.paper_id, signals.kind])
+                         .returning(signals.user_id))
         else:
             statement = delete(reader_signals).where(
-                reader_signals.c.user_id == user_id, reader_signals.c.paper_id == paper_id,
-                reader_signals.c.kind == kind.value)
-        return bool(self._connection.execute(statement).rowcount)
+                signals.user_id == user_id, signals.paper_id == paper_id, signals.kind == kind.value,
+            ).returning(signals.user_id)
+        # RETURNING, not rowcount: a conflict skipped by SQLite's INSERT may still count a row.
+        return self._connection.execute(statement).scalar_one_or_none() is not None
 
     def signals_changed(self, user_id: int) -> int:
         """Move the reader's signal version on and enqueue the (coalesced) refit; the new version."""
