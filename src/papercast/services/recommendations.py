@@ -23,6 +23,7 @@ from papercast.domain.seeding import SeedProblem, parse_seed
 from papercast.domain.tokens import InvalidToken, TokenSigner
 from papercast.ports import (
     CandidatePool,
+    NewestPapers,
     RecommendationReads,
     RecommendedPapers,
     Transaction,
@@ -82,13 +83,14 @@ class RecommendationSettings:
 
 class RecommendationService:
     def __init__(self, reads: RecommendationReads, units: UnitOfWork, pool: CandidatePool,
-                 trending: TrendingListings, papers: RecommendedPapers, clock: Clock,
+                 trending: TrendingListings, newest: NewestPapers, papers: RecommendedPapers, clock: Clock,
                  model_id: Callable[[], str | None], signer: Callable[[], TokenSigner],
                  settings: RecommendationSettings | None = None) -> None:
         self._reads = reads
         self._units = units
         self._pool = pool
         self._trending = trending
+        self._newest = newest
         self._papers = papers
         self._clock = clock
         self._model_id = model_id
@@ -287,19 +289,16 @@ class RecommendationService:
         return reasons
 
     def _cold_start(self, limit: int, hidden: set[str]) -> list[Recommendation]:
-        """Trending papers; the newest papers with vectors when nothing has points yet."""
+        """Trending papers, then the newest papers (when few or none have points)."""
         page = self._trending.listing("trending", 0, min(limit + len(hidden), MAX_RECOMMENDATIONS))
         items = [Recommendation(entry.paper, float(entry.standing.points), None)
                  for entry in page.entries if entry.paper.paper_id not in hidden][:limit]
-        if len(items) < limit:
-            pool = self._pool.current()
+        if len(items) < limit:  # nothing has points yet: the newest papers
             taken = hidden | {item.paper.paper_id for item in items}
-            newest = [pool.ids[row] for row in np.argsort(-np.asarray(pool.announced), kind="stable")
-                      if pool.ids[row] not in taken][:limit - len(items)]
-            papers = self._papers.get_many(newest, history=False)
-            items.extend(Recommendation(papers[paper_id], 0.0, None)
-                         for paper_id in newest if paper_id in papers)
-        return items
+            page = self._newest.recent(None, 0, min(limit + len(taken), MAX_RECOMMENDATIONS))
+            items.extend(Recommendation(paper, 0.0, None) for paper in page.papers
+                         if paper.paper_id not in taken)
+        return items[:limit]
 
 
 def _best_rows(scores: np.ndarray, ids: Sequence[str], hidden: set[str], limit: int) -> list[int]:
