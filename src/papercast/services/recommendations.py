@@ -279,7 +279,7 @@ class RecommendationService:
             return {}
         similarity = np.asarray(pool.matrix[list(rows)] @ _unit(vectors).T)
         nearest = similarity.argmax(axis=1)
-        titles = self._papers.get_many(found, history=False)
+        titles = self._papers.get_many(list({found[int(index)] for index in nearest}), history=False)
         reasons = {}
         for position, row in enumerate(rows):
             liked_id = found[int(nearest[position])]
