@@ -202,9 +202,11 @@ class SqlRecommendationStore:
         """About `size` vectors of `model_id` drawn uniformly from the catalog (by random
         embedding sequence numbers: an indexed look-up, no scan), none of `exclude`."""
         with self._engine.connect() as connection:
+            # Over all models: two index look-ups (filtered by model, min and max scan the table).
+            # Draws that land on another model's vectors are dropped by the query below.
             low, high = connection.execute(
                 select(func.min(paper_embeddings.c.embedding_seq), func.max(paper_embeddings.c.embedding_seq))
-                .where(paper_embeddings.c.model_id == model_id)).one()
+            ).one()
             if low is None:
                 return np.zeros((0, 0), dtype=np.float32)
             draws = sorted({int(value) for value in rng.integers(int(low), int(high) + 1, size=size * 2)})
