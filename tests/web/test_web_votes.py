@@ -149,6 +149,7 @@ def test_a_read_only_token_cannot_vote_and_a_write_token_needs_no_csrf(client: T
     write = write_token(site, BOB, Scope.WRITE)
     done = script.post(f"/api/v1/papers/arXiv:{LIFTED}v1/vote", headers={"Authorization": f"Bearer {write}"})
     assert done.status_code == 200 and done.json()["upvoted"] is True and done.json()["upvotes"] == 1
+    assert done.json()["paper_id"] == LIFTED  # named as the catalog names it
     again = script.post(f"/api/v1/papers/{LIFTED}/vote", headers={"Authorization": f"Bearer {write}"})
     assert again.json()["upvotes"] == 1  # idempotent
     saved = script.post(f"/api/v1/papers/{LIFTED}/save", headers={"Authorization": f"Bearer {write}"})

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from papercast.domain.bibtex import bibtex_entries
+from papercast.domain.papers import parse_paper_id
 from papercast.domain.trending import Mark, Window
 from papercast.web.api import schemas
 from papercast.web.api.routes import Limit, Offset, PaperId, json_response
@@ -36,7 +37,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 def _mark(request: Request, web: WebContext, user_id: int, paper_id: str, mark: Mark, on: bool) -> Response:
     client = request.client.host if request.client else "unknown"
     standing = web.votes().mark(user_id, paper_id, mark, on, client)
-    return json_response(request, mark_result(paper_id, standing), web, store=False)
+    # The answer names the paper as the catalog does, whichever form of its id was asked for.
+    canonical = parse_paper_id(paper_id).paper_id
+    return json_response(request, mark_result(canonical, standing), web, store=False)
 
 
 def _mark_routes(path: str, mark: Mark, adds: str, removes: str) -> None:
