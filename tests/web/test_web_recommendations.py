@@ -111,6 +111,6 @@ def test_a_digests_signed_link_hides_a_paper_without_a_sign_in(client: TestClien
     assert (pressed.status_code, pressed.headers["location"]) == (303, f"/not-interested?done={HIDDEN}")
     assert HIDDEN not in [item.paper.paper_id for item in service.recommend(user_id, 20).items]
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-    assert client.post(f"/api/v1/not-interested?token={forged}").status_code == 400
+    assert client.post(f"/api/v1/not-interested?token={forged}").status_code == 403
     other_purpose = site.signer().sign("sign-in", {"u": user_id, "p": LIKED}, site.clock.now())
-    assert client.post("/api/v1/not-interested", params={"token": other_purpose}).status_code == 400
+    assert client.post("/api/v1/not-interested", params={"token": other_purpose}).status_code == 403

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from papercast.domain.errors import InvalidInput
+from papercast.domain.errors import InvalidInput, NotAllowed
+from papercast.domain.tokens import InvalidToken
 from papercast.services.votes import MAX_EXPORT
 from papercast.web.api import schemas
 from papercast.web.api.routes import PaperId, json_response
@@ -66,11 +67,14 @@ def remove_not_interested(request: Request, paper_id: PaperId, reader: CanWrite,
 
 @router.post("/not-interested", tags=["recommendations"], response_model=None,
              summary="Act on a digest's signed \"not interested\" link (the token is the credential)",
-             responses=schemas.problem_responses(400, 404))
+             responses=schemas.problem_responses(403, 404))
 def not_interested_by_link(request: Request, web: Web,
                            token: Annotated[str, Query(max_length=2000, description="the link's token")],
                            ) -> Response:
-    paper_id = web.recommendations().not_interested_by_link(token)
+    try:
+        paper_id = web.recommendations().not_interested_by_link(token)
+    except InvalidToken as error:  # the token is this request's credential: a bad one is refused
+        raise NotAllowed(f"this link does not work: {error}") from error
     if "text/html" in request.headers.get("accept", ""):  # the page's button, without a script
         return RedirectResponse(f"/not-interested?done={quote(paper_id)}", status_code=303,
                                 headers={"Cache-Control": "no-store"})
