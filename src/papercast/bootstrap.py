@@ -469,8 +469,9 @@ def build_recommendations(papercast: Papercast) -> RecommendationService:
     settings = RecommendationSettings(
         window_days=s.recommendations_window_days,
         blend=RecencyBlend(s.recommendations_recency_weight, s.recommendations_half_life_days))
-    return RecommendationService(store, papercast.units, pool, papercast.trending, papercast.papers,
-                                 papercast.clock, papercast.embedding_model_id, settings)
+    return RecommendationService(store, papercast.units, pool, papercast.trending, papercast.listings,
+                                 papercast.papers,
+                                 papercast.clock, papercast.embedding_model_id, papercast.signer, settings)
 
 
 def database_engine(settings: Settings) -> Engine:

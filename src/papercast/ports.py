@@ -750,3 +750,9 @@ class TrendingListings(Protocol):
 
 class RecommendedPapers(Protocol):
     def get_many(self, paper_ids: Sequence[str], *, history: bool = True) -> dict[str, Paper]: ...
+
+
+class NewestPapers(Protocol):
+    """The newest papers of the catalog (`ListingService.recent`): the cold start's last resort."""
+
+    def recent(self, since: date | None = None, offset: int = 0, limit: int = 20) -> Any: ...

@@ -167,3 +167,16 @@ def test_seeding_uses_ids_and_bibtex_entries_and_reports_the_rest(site: Papercas
     assert service.refit(user_id).positives == 4
     top = service.recommend(user_id, 3).items
     assert all(item.paper.paper_id.startswith("2612.2") for item in top)
+
+
+def test_the_cold_start_lists_the_newest_papers_when_none_has_points_or_a_vector(
+        database_url: str, tmp_path: Path, clock: ManualClock) -> None:
+    settings = Settings.load(env={}, data_dir=tmp_path, database_url=database_url, embedding_model="hashing")
+    papercast = build(settings, clock)
+    try:
+        papercast.ingest.ingest(_records(clock.now().date())[:3])
+        user_id = reader(papercast)
+        result = papercast.recommendations().recommend(user_id, 10)
+        assert result.cold and len(result.items) == 3
+    finally:
+        papercast.close()

@@ -508,3 +508,45 @@ def test_schemathesis_finds_no_server_errors(fuzz_target: LiveServer, tmp_path: 
     counts = re.search(r"(\d+) generated, (\d+) passed\n", result.stdout)  # a warning (no data) is fine
     assert counts is not None, result.stdout
     assert counts.group(1) == counts.group(2) and int(counts.group(1)) > 100, result.stdout
+
+
+# --- for you ------------------------------------------------------------------------------------------
+
+
+def for_you_order(tab: Any) -> list[str]:
+    return tab.locator(".paper-list .paper-item:visible .marks").evaluate_all(
+        "nodes => nodes.map(n => n.dataset.paper)")
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-js", "without-js"])
+def test_for_you_lists_papers_and_not_interested_hides_one(browser: Any, live_server: LiveServer,
+                                                           javascript: bool) -> None:
+    mode = "js" if javascript else "nojs"
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=javascript)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    try:
+        sign_in_through_the_pages(tab, live_server, f"for-you-{mode}@example.org")
+        tab.click("header a[href='/for-you']")
+        tab.wait_for_url(f"{live_server.url}/for-you")
+        before = for_you_order(tab)
+        assert len(before) >= 5  # a reader without signals gets trending, then the newest papers
+        hidden = before[0]
+        button = tab.locator(f".marks[data-paper='{hidden}'] form.hide-form button")
+        if javascript:
+            tab.evaluate("window.stillThisPage = true")
+            button.click()
+            tab.wait_for_selector(f".marks[data-paper='{hidden}']", state="hidden")
+            assert tab.evaluate("window.stillThisPage === true")  # hidden in place, no reload
+            tab.reload()
+        else:
+            with tab.expect_navigation():
+                button.click()
+        after = for_you_order(tab)
+        assert hidden not in after and after[:3] == before[1:4]
+        shot(tab, f"for-you-{mode}")
+        assert errors == []
+    finally:
+        context.close()

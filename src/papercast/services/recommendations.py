@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 
@@ -18,8 +20,10 @@ from papercast.domain.errors import InvalidInput, NotAllowed, NotFound
 from papercast.domain.papers import Paper, parse_paper_id
 from papercast.domain.recommendations import Reason, RecencyBlend, SignalKind, strongest_kind
 from papercast.domain.seeding import SeedProblem, parse_seed
+from papercast.domain.tokens import InvalidToken, TokenSigner
 from papercast.ports import (
     CandidatePool,
+    NewestPapers,
     RecommendationReads,
     RecommendedPapers,
     Transaction,
@@ -29,6 +33,9 @@ from papercast.ports import (
 from papercast.recommend.model import ModelParameters, fit_reader
 
 log = logging.getLogger("papercast.recommendations")
+NOT_INTERESTED_PURPOSE = "not-interested"
+# A digest's "not interested" link works for as long as a reader may act on an old digest.
+NOT_INTERESTED_LINK_DAYS = 90
 MAX_RECOMMENDATIONS = 100
 # Positives beyond this many (the newest kept) add little to a linear model and cost fit time.
 MAX_POSITIVES = 500
@@ -76,16 +83,18 @@ class RecommendationSettings:
 
 class RecommendationService:
     def __init__(self, reads: RecommendationReads, units: UnitOfWork, pool: CandidatePool,
-                 trending: TrendingListings, papers: RecommendedPapers, clock: Clock,
-                 model_id: Callable[[], str | None],
+                 trending: TrendingListings, newest: NewestPapers, papers: RecommendedPapers, clock: Clock,
+                 model_id: Callable[[], str | None], signer: Callable[[], TokenSigner],
                  settings: RecommendationSettings | None = None) -> None:
         self._reads = reads
         self._units = units
         self._pool = pool
         self._trending = trending
+        self._newest = newest
         self._papers = papers
         self._clock = clock
         self._model_id = model_id
+        self._signer = signer
         self.settings = settings or RecommendationSettings()
 
     # Signals -------------------------------------------------------------------------------
@@ -101,6 +110,23 @@ class RecommendationService:
             if transaction.recommendations.set_signal(user_id, paper_id, SignalKind.NOT_INTERESTED, on):
                 transaction.recommendations.signals_changed(user_id)
         log.info("recommendations.not_interested user=%d paper=%s on=%s", user_id, paper_id, on)
+
+    def not_interested_path(self, user_id: int, paper_id: str) -> str:
+        """The path of a signed "not interested" link for a digest (`url(path)` in a mail
+        template): it opens a page with a button, which needs no sign-in."""
+        token = self._signer().sign(NOT_INTERESTED_PURPOSE, {"u": user_id, "p": paper_id}, self._clock.now())
+        return f"/not-interested?{urlencode({'token': token})}"
+
+    def not_interested_by_link(self, token: str) -> str:
+        """Act on a digest's signed link; the paper's id. `InvalidToken` (or `ExpiredToken`) for
+        a forged, altered, misdirected or old link."""
+        verified = self._signer().verify(NOT_INTERESTED_PURPOSE, token, self._clock.now(),
+                                         timedelta(days=NOT_INTERESTED_LINK_DAYS))
+        user_id, paper_id = verified.payload.get("u"), verified.payload.get("p")
+        if not isinstance(user_id, int) or not isinstance(paper_id, str):
+            raise InvalidToken("the link does not name a reader and a paper")
+        self.not_interested(user_id, paper_id)
+        return paper_id
 
     def seed(self, user_id: int, text: str) -> SeedReport:
         """Seed the reader's profile from arXiv ids or BibTeX; papers not in the catalog and
@@ -253,7 +279,7 @@ class RecommendationService:
             return {}
         similarity = np.asarray(pool.matrix[list(rows)] @ _unit(vectors).T)
         nearest = similarity.argmax(axis=1)
-        titles = self._papers.get_many(found, history=False)
+        titles = self._papers.get_many(list({found[int(index)] for index in nearest}), history=False)
         reasons = {}
         for position, row in enumerate(rows):
             liked_id = found[int(nearest[position])]
@@ -263,19 +289,16 @@ class RecommendationService:
         return reasons
 
     def _cold_start(self, limit: int, hidden: set[str]) -> list[Recommendation]:
-        """Trending papers; the newest papers with vectors when nothing has points yet."""
+        """Trending papers, then the newest papers (when few or none have points)."""
         page = self._trending.listing("trending", 0, min(limit + len(hidden), MAX_RECOMMENDATIONS))
         items = [Recommendation(entry.paper, float(entry.standing.points), None)
                  for entry in page.entries if entry.paper.paper_id not in hidden][:limit]
-        if len(items) < limit:
-            pool = self._pool.current()
+        if len(items) < limit:  # nothing has points yet: the newest papers
             taken = hidden | {item.paper.paper_id for item in items}
-            newest = [pool.ids[row] for row in np.argsort(-np.asarray(pool.announced), kind="stable")
-                      if pool.ids[row] not in taken][:limit - len(items)]
-            papers = self._papers.get_many(newest, history=False)
-            items.extend(Recommendation(papers[paper_id], 0.0, None)
-                         for paper_id in newest if paper_id in papers)
-        return items
+            page = self._newest.recent(None, 0, min(limit + len(taken), MAX_RECOMMENDATIONS))
+            items.extend(Recommendation(paper, 0.0, None) for paper in page.papers
+                         if paper.paper_id not in taken)
+        return items[:limit]
 
 
 def _best_rows(scores: np.ndarray, ids: Sequence[str], hidden: set[str], limit: int) -> list[int]:

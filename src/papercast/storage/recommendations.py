@@ -80,17 +80,19 @@ class RecommendationWrites:
         """Add or remove a "not interested" or seed signal; whether anything changed."""
         if kind in (SignalKind.UPVOTE, SignalKind.SAVE):
             raise ValueError("upvotes and saves are written by the votes store")
+        signals = reader_signals.c
         if on:
             statement = (_insert(self._connection, reader_signals)
                          .values(user_id=user_id, paper_id=paper_id, kind=kind.value, created_at=self._now)
-                         .on_conflict_do_nothing(index_elements=[reader_signals.c.user_id,
-                                                                 reader_signals.c.paper_id,
-                                                                 reader_signals.c.kind]))
+                         .on_conflict_do_nothing(
+                             index_elements=[signals.user_id, signals.paper_id, signals.kind])
+                         .returning(signals.user_id))
         else:
             statement = delete(reader_signals).where(
-                reader_signals.c.user_id == user_id, reader_signals.c.paper_id == paper_id,
-                reader_signals.c.kind == kind.value)
-        return bool(self._connection.execute(statement).rowcount)
+                signals.user_id == user_id, signals.paper_id == paper_id, signals.kind == kind.value,
+            ).returning(signals.user_id)
+        # RETURNING, not rowcount: a conflict skipped by SQLite's INSERT may still count a row.
+        return self._connection.execute(statement).scalar_one_or_none() is not None
 
     def signals_changed(self, user_id: int) -> int:
         """Move the reader's signal version on and enqueue the (coalesced) refit; the new version."""
@@ -200,9 +202,11 @@ class SqlRecommendationStore:
         """About `size` vectors of `model_id` drawn uniformly from the catalog (by random
         embedding sequence numbers: an indexed look-up, no scan), none of `exclude`."""
         with self._engine.connect() as connection:
+            # Over all models: two index look-ups (filtered by model, min and max scan the table).
+            # Draws that land on another model's vectors are dropped by the query below.
             low, high = connection.execute(
                 select(func.min(paper_embeddings.c.embedding_seq), func.max(paper_embeddings.c.embedding_seq))
-                .where(paper_embeddings.c.model_id == model_id)).one()
+            ).one()
             if low is None:
                 return np.zeros((0, 0), dtype=np.float32)
             draws = sorted({int(value) for value in rng.integers(int(low), int(high) + 1, size=size * 2)})

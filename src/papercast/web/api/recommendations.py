@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from papercast.domain.errors import InvalidInput
+from papercast.domain.errors import InvalidInput, NotAllowed
+from papercast.domain.tokens import InvalidToken
 from papercast.services.votes import MAX_EXPORT
 from papercast.web.api import schemas
 from papercast.web.api.routes import PaperId, json_response
@@ -61,6 +63,22 @@ def add_not_interested(request: Request, paper_id: PaperId, reader: CanWrite, we
                summary="Take back a \"not interested\"", responses=schemas.problem_responses(401, 403, 404))
 def remove_not_interested(request: Request, paper_id: PaperId, reader: CanWrite, web: Web) -> Response:
     return _not_interested(request, web, reader.user_id, paper_id, False)
+
+
+@router.post("/not-interested", tags=["recommendations"], response_model=None,
+             summary="Act on a digest's signed \"not interested\" link (the token is the credential)",
+             responses=schemas.problem_responses(403, 404))
+def not_interested_by_link(request: Request, web: Web,
+                           token: Annotated[str, Query(max_length=2000, description="the link's token")],
+                           ) -> Response:
+    try:
+        paper_id = web.recommendations().not_interested_by_link(token)
+    except InvalidToken as error:  # the token is this request's credential: a bad one is refused
+        raise NotAllowed(f"this link does not work: {error}") from error
+    if "text/html" in request.headers.get("accept", ""):  # the page's button, without a script
+        return RedirectResponse(f"/not-interested?done={quote(paper_id)}", status_code=303,
+                                headers={"Cache-Control": "no-store"})
+    return json_response(request, {"paper_id": paper_id, "not_interested": True}, web, store=False)
 
 
 @router.post("/me/seed", tags=["recommendations"], response_model=None,

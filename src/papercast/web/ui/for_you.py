@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from papercast.services.votes import MAX_EXPORT
 from papercast.web.context import Web
+from papercast.web.csrf import csrf_token
 from papercast.web.forms import FormFields
 from papercast.web.readers import session_reader
 from papercast.web.ui.voting import PRIVATE, listing_context, safe_return
@@ -46,6 +47,17 @@ def not_interested_form(request: Request, paper_id: str, fields: FormFields, web
         return _see_other("/sign-in")
     web.recommendations().not_interested(reader.user_id, paper_id, fields.get("on", "1") != "0")
     return _see_other(safe_return(fields.get("next", "")))
+
+
+@router.get("/not-interested")
+def not_interested_link_page(request: Request, web: Web) -> Response:
+    """Where a digest's "not interested" link lands: a button (mail scanners fetch links, so a GET
+    changes nothing); the button posts the token to the API, which needs no sign-in."""
+    token, done = request.query_params.get("token", ""), request.query_params.get("done")
+    session = session_reader(request)
+    return web.templates.TemplateResponse(request, "not_interested.html", {
+        "token": token, "done": done, "csrf": csrf_token(request) if session else "",
+    }, headers=PRIVATE)
 
 
 @router.post("/for-you/seed")
