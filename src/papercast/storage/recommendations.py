@@ -253,26 +253,22 @@ class SqlRecommendationStore:
 
     def resolve_dois(self, dois: Sequence[str]) -> dict[str, str]:
         """Catalog paper ids by DOI (lower-cased), for the DOIs that name a paper."""
-        wanted = list(dict.fromkeys(doi.lower() for doi in dois))
-        found: dict[str, str] = {}
-        with self._engine.connect() as connection:
-            for start in range(0, len(wanted), _IN_CHUNK):
-                chunk = wanted[start:start + _IN_CHUNK]
-                rows = connection.execute(select(func.lower(papers.c.doi), papers.c.id)
-                                          .where(func.lower(papers.c.doi).in_(chunk)))
-                found.update((doi, paper_id) for doi, paper_id in rows)
-        return found
+        return self._ids_by_lowered(papers.c.doi, dois)
 
     def resolve_titles(self, titles: Sequence[str]) -> dict[str, str]:
         """Catalog paper ids by exact title, ignoring case (the seed's last resort)."""
-        wanted = list(dict.fromkeys(title.lower() for title in titles))
+        return self._ids_by_lowered(papers.c.title, titles)
+
+    def _ids_by_lowered(self, column: Any, values: Sequence[str]) -> dict[str, str]:
+        """{lower-cased value: paper id} for the papers whose `column` equals a value, ignoring case."""
+        wanted = list(dict.fromkeys(value.lower() for value in values))
         found: dict[str, str] = {}
         with self._engine.connect() as connection:
             for start in range(0, len(wanted), _IN_CHUNK):
                 chunk = wanted[start:start + _IN_CHUNK]
-                rows = connection.execute(select(func.lower(papers.c.title), papers.c.id)
-                                          .where(func.lower(papers.c.title).in_(chunk)))
-                found.update((title, paper_id) for title, paper_id in rows)
+                rows = connection.execute(select(func.lower(column), papers.c.id)
+                                          .where(func.lower(column).in_(chunk)))
+                found.update((value, paper_id) for value, paper_id in rows)
         return found
 
     def store_model(self, user_id: int, version: int, model_id: str | None, weights: np.ndarray | None,
