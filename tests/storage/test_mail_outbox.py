@@ -238,3 +238,23 @@ def test_deadlines_in_other_time_zones_are_stored_as_the_same_instant(papercast:
     deadline = datetime(2026, 12, 3, 20, 0, tzinfo=ZoneInfo("America/New_York"))
     outbox_id = queue(papercast, not_after=deadline)
     assert outbox.get(outbox_id)[0].not_after == deadline.astimezone(UTC)
+
+
+def test_settling_an_attempt_and_claiming_the_next_is_one_step_that_holds_one_message(
+        papercast: Papercast, outbox: SqlMailOutbox, clock: ManualClock) -> None:
+    first, second = queue(papercast, to="a@example.org"), queue(papercast, to="b@example.org")
+    assert claim(outbox, clock) == [first]
+    now = clock.now()
+    settled, claimed = outbox.settle_and_claim(first, "w1", now, Settlement(SENT, "ok", 250), now + LEASE,
+                                               max_attempts=3)
+    assert settled and [entry.id for entry in claimed.entries] == [second]
+    assert (outbox.get(first)[0].state, outbox.get(second)[0].state) == ("sent", "sending")
+    # A settle whose lease passed on is ignored, and the claim that goes with it still happens.
+    clock.advance(LEASE.total_seconds())
+    assert claim(outbox, clock, owner="w2") == [second]
+    third = queue(papercast, to="c@example.org")
+    now = clock.now()
+    settled, claimed = outbox.settle_and_claim(second, "w1", now, Settlement(FAILED, "550", 550),
+                                               now + LEASE, max_attempts=3)
+    assert not settled and [entry.id for entry in claimed.entries] == [third]
+    assert outbox.get(second)[0].state == "sending"  # still w2's

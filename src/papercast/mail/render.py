@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import BaseLoader, Environment, PackageLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    PackageLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    meta,
+)
 
 from papercast.domain.errors import InvalidInput
 from papercast.domain.mail import require_clean_header
@@ -37,8 +45,9 @@ class MailRenderer:
 
     def __init__(self, base_url: str, loader: BaseLoader | None = None) -> None:
         self._base_url = base_url.rstrip("/")
+        self._loader = loader or PackageLoader("papercast.mail", "templates")
         self._environment = Environment(
-            loader=loader or PackageLoader("papercast.mail", "templates"),
+            loader=self._loader,
             # On for .html only: a subject or a text body escaped as HTML would show `&amp;`.
             autoescape=lambda name: bool(name and name.endswith(".html")),
             undefined=StrictUndefined,
@@ -48,6 +57,7 @@ class MailRenderer:
             keep_trailing_newline=True,
         )
         self._environment.globals.update(url=self.url, base_url=self._base_url)
+        self._checked: set[str] = set()  # HTML templates whose source loads no remote resource
 
     def url(self, path: str = "/") -> str:
         """The public address of `path` on this papercast (PAPERCAST_BASE_URL, never a request's Host)."""
@@ -64,15 +74,14 @@ class MailRenderer:
         subject = require_clean_header("Subject", subject.strip())
         if not subject:
             raise InvalidInput(f"mail template {name}: the subject is empty", field="template")
-        remote = _REMOTE_RESOURCE.search(html)
-        if remote:
-            raise InvalidInput(f"mail template {name}/body.html loads a remote resource "
-                               f"({remote.group().strip()!r}...): inline it or link to it", field="template")
         return RenderedMail(subject, text, html)
 
     def _render_part(self, name: str, part: str, context: Mapping[str, Any]) -> str:
         try:
-            return self._environment.get_template(f"{name}/{part}").render(context)
+            template = self._environment.get_template(f"{name}/{part}")
+            if part == "body.html":
+                self._refuse_remote_resources(name)
+            return template.render(context)
         except TemplateNotFound as error:
             raise InvalidInput(f"no mail template {name}/{part} (a template needs "
                                f"{', '.join(TEMPLATE_PARTS)})", field="template") from error
@@ -80,3 +89,24 @@ class MailRenderer:
             raise InvalidInput(f"mail template {name}/{part}: {error}", field="template") from error
         except InvalidInput as error:  # raised by `url()` inside the template
             raise InvalidInput(f"mail template {name}/{part}: {error.message}", field=error.field) from error
+
+    def _refuse_remote_resources(self, name: str) -> None:
+        """The HTML template's own source, and the sources it includes, may not load a remote
+        resource. Checked once per template, on its source: what the context brings is escaped
+        text that cannot make a tag or an attribute, so a paper titled `src=//x` is text, not an
+        image to refuse."""
+        if name in self._checked:
+            return
+        pending, seen = [f"{name}/body.html"], set()
+        while pending:
+            template = pending.pop()
+            seen.add(template)
+            source, _, _ = self._loader.get_source(self._environment, template)
+            remote = _REMOTE_RESOURCE.search(source)
+            if remote:
+                raise InvalidInput(f"mail template {template} loads a remote resource "
+                                   f"({remote.group().strip()!r}...): inline it or link to it",
+                                   field="template")
+            referenced = meta.find_referenced_templates(self._environment.parse(source))
+            pending.extend(found for found in referenced if found is not None and found not in seen)
+        self._checked.add(name)

@@ -282,9 +282,7 @@ class DigestService:
             finished = self._store.finished(SETTLE_PAGE)
             if not finished:
                 break
-            for delivery in finished:
-                if not self._store.settle(delivery, self._clock.now()):
-                    continue
+            for delivery in self._store.settle(finished, self._clock.now()):
                 settled += 1
                 refused = delivery.state is DeliveryState.FAILED and self._refuses(delivery.subscriber_id)
                 if refused and report is not None:

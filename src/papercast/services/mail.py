@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from papercast.clock import Clock
 from papercast.domain.mail import (
+    Claim,
     DeliveryFailed,
     FailureKind,
     MailRetryPolicy,
@@ -64,7 +65,8 @@ class OutboxSender:
 
     def send_due(self, max_messages: int, should_stop: Callable[[], bool] | None = None) -> SendReport:
         """Send up to `max_messages` due messages, one claim at a time, so each lease covers one
-        send; `should_stop` (the worker stopping) is asked before each claim.
+        send; `should_stop` (the worker stopping) is asked before each claim. Each attempt's
+        outcome is settled in the transaction that claims the next message.
 
         The run stops early when the server cannot be reached or says it is closing (421): the
         message in hand goes back to the queue (an unreachable server costs it no attempt) and
@@ -73,14 +75,14 @@ class OutboxSender:
         report = SendReport()
         session: MailSession | None = None
         try:
-            while report.handled < max_messages and report.stopped is None:
-                if should_stop is not None and should_stop():
-                    break
-                entry = self._claim_one(report)
-                if entry is None:
-                    break
+            entry = None if _asked_to_stop(should_stop) else self._claim_one(report)
+            while entry is not None:
                 session = session or self._mailer.session()
-                self._send(session, entry, report)
+                settlement = self._attempt(session, entry, report)
+                self._count(entry, settlement, report)
+                go_on = report.handled < max_messages and report.stopped is None \
+                    and not _asked_to_stop(should_stop)
+                entry = self._settle(entry, settlement, report, claim_next=go_on)
         finally:
             if session is not None:
                 session.close()
@@ -94,17 +96,13 @@ class OutboxSender:
         now = self._clock.now()
         claim = self._outbox.claim_due(self._owner, now, now + self._lease,
                                        max_attempts=self._policy.max_attempts)
-        report.expired += claim.expired
-        report.failed += claim.abandoned
-        return claim.entries[0] if claim.entries else None
+        return _taken(claim, report)
 
-    def _send(self, session: MailSession, entry: OutboxEntry, report: SendReport) -> None:
+    def _attempt(self, session: MailSession, entry: OutboxEntry, report: SendReport) -> Settlement:
         envelope = entry.envelope
         try:
             receipt = session.deliver(envelope)
         except DeliveryFailed as failure:
-            settlement = settle_failure(entry, failure, self._clock.now(), self._policy, self._jitter())
-            self._settle(entry, settlement, report)
             if failure.kind is FailureKind.UNKNOWN_OUTCOME:
                 report.possible_duplicates += 1
                 log.warning("mail.possible_duplicate id=%s message_id=%s: %s", entry.id, envelope.message_id,
@@ -112,11 +110,22 @@ class OutboxSender:
             if failure.stops_run:
                 report.stopped = failure.detail
                 log.warning("mail.paused id=%s: %s", entry.id, failure.detail)
-            return
-        self._settle(entry, settle_delivered(receipt), report)
+            return settle_failure(entry, failure, self._clock.now(), self._policy, self._jitter())
+        return settle_delivered(receipt)
 
-    def _settle(self, entry: OutboxEntry, settlement: Settlement, report: SendReport) -> None:
-        self._outbox.settle(entry.id, self._owner, self._clock.now(), settlement)
+    def _settle(self, entry: OutboxEntry, settlement: Settlement, report: SendReport, *,
+                claim_next: bool) -> OutboxEntry | None:
+        """Record the attempt; with `claim_next`, lease the next due message in the same transaction."""
+        now = self._clock.now()
+        if not claim_next:
+            self._outbox.settle(entry.id, self._owner, now, settlement)
+            return None
+        _, claim = self._outbox.settle_and_claim(entry.id, self._owner, now, settlement, now + self._lease,
+                                                 max_attempts=self._policy.max_attempts)
+        return _taken(claim, report)
+
+    @staticmethod
+    def _count(entry: OutboxEntry, settlement: Settlement, report: SendReport) -> None:
         if settlement.state is OutboxState.SENT:
             report.sent += 1
         elif settlement.state is OutboxState.QUEUED and settlement.counts_attempt:
@@ -127,3 +136,13 @@ class OutboxSender:
                         settlement.smtp_code, settlement.detail)
         elif settlement.state is OutboxState.EXPIRED:
             report.expired += 1
+
+
+def _asked_to_stop(should_stop: Callable[[], bool] | None) -> bool:
+    return should_stop is not None and should_stop()
+
+
+def _taken(claim: Claim, report: SendReport) -> OutboxEntry | None:
+    report.expired += claim.expired
+    report.failed += claim.abandoned
+    return claim.entries[0] if claim.entries else None

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, tuple_, update
+from sqlalchemy import Engine, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from papercast.domain.digests import DeliveryState, PlannedDelivery, SettledDelivery
@@ -73,16 +73,23 @@ class SqlDigestStore:
                                     _FINAL.get(row[2] or "", DeliveryState.CANCELLED), row[3])
                     for row in connection.execute(query)]
 
-    def settle(self, delivery: SettledDelivery, now: datetime) -> bool:
-        """Copy a final outcome onto its delivery (once: only a queued one changes)."""
+    def settle(self, deliveries: Sequence[SettledDelivery], now: datetime) -> list[SettledDelivery]:
+        """Copy final outcomes onto their deliveries, in one transaction (once: only a queued one
+        changes); the deliveries that changed."""
+        statement = (update(digest_deliveries)
+                     .where(digest_deliveries.c.subscriber_id == bindparam("key_subscriber"),
+                            digest_deliveries.c.period == bindparam("key_period"),
+                            digest_deliveries.c.state == DeliveryState.QUEUED.value)
+                     .values(state=bindparam("new_state"), smtp_code=bindparam("new_code"), settled_at=now))
+        changed = []
         with write_transaction(self._engine) as connection:
-            result = connection.execute(
-                update(digest_deliveries)
-                .where(digest_deliveries.c.subscriber_id == delivery.subscriber_id,
-                       digest_deliveries.c.period == delivery.period,
-                       digest_deliveries.c.state == DeliveryState.QUEUED.value)
-                .values(state=delivery.state.value, smtp_code=delivery.smtp_code, settled_at=now))
-            return bool(result.rowcount)
+            for delivery in deliveries:
+                result = connection.execute(statement, {
+                    "key_subscriber": delivery.subscriber_id, "key_period": delivery.period,
+                    "new_state": delivery.state.value, "new_code": delivery.smtp_code})
+                if result.rowcount:
+                    changed.append(delivery)
+        return changed
 
     def recent_outcomes(self, subscriber_id: int, limit: int) -> list[tuple[DeliveryState, int | None]]:
         """The subscriber's latest settled deliveries, newest first (state, SMTP code)."""

@@ -124,31 +124,16 @@ class SqlMailOutbox:
         after its last allowed attempt becomes `failed`, so a message that kills its sender is
         not tried forever.
         """
-        entries: list[OutboxEntry] = []
-        expired = abandoned = 0
         with write_transaction(self._engine) as connection:
-            while len(entries) < limit:
-                rows = connection.execute(
-                    select(mail_outbox)
-                    .where(mail_outbox.c.state.in_(_CLAIMABLE), mail_outbox.c.next_attempt_at <= now)
-                    .order_by(mail_outbox.c.next_attempt_at, mail_outbox.c.id)
-                    .limit(limit - len(entries))
-                    .with_for_update(skip_locked=True)
-                ).all()
-                if not rows:
-                    break
-                for row in rows:
-                    if row.not_after is not None and _utc(row.not_after) <= now:
-                        _retire(connection, row, now, OutboxState.EXPIRED, "deadline passed before sending")
-                        expired += 1
-                    elif row.state == OutboxState.SENDING and row.attempts >= max_attempts:
-                        _retire(connection, row, now, OutboxState.FAILED,
-                                f"gave up: the lease of {row.lease_owner} expired after attempt "
-                                f"{row.attempts}, the last allowed")
-                        abandoned += 1
-                    else:
-                        entries.append(_lease(connection, row, owner, now, lease_until))
-        return Claim(entries, expired, abandoned)
+            return _claim(connection, owner, now, lease_until, max_attempts, limit)
+
+    def settle_and_claim(self, outbox_id: int, owner: str, now: datetime, settlement: Settlement,
+                         lease_until: datetime, *, max_attempts: int) -> tuple[bool, Claim]:
+        """`settle` this attempt, then `claim_due` the next message, in one transaction: a sender
+        that goes on pays one commit a message instead of two, and still holds one message at a time."""
+        with write_transaction(self._engine) as connection:
+            settled = _settle(connection, outbox_id, owner, now, settlement)
+            return settled, _claim(connection, owner, now, lease_until, max_attempts, 1)
 
     def next_due_at(self) -> datetime | None:
         """When the earliest message becomes claimable (queued, or sending with a lease that runs
@@ -165,25 +150,7 @@ class SqlMailOutbox:
         server accepted the message, and that is recorded whatever the lease says.
         """
         with write_transaction(self._engine) as connection:
-            row = connection.execute(
-                select(mail_outbox.c.state, mail_outbox.c.lease_owner, mail_outbox.c.attempts)
-                .where(mail_outbox.c.id == outbox_id).with_for_update()
-            ).one_or_none()
-            if row is None:
-                raise NotFound(f"no outbox message {outbox_id}")
-            state = OutboxState(row.state)
-            held = state is OutboxState.SENDING and row.lease_owner == owner
-            delivered = settlement.state is OutboxState.SENT
-            if held or (delivered and state in (OutboxState.QUEUED, OutboxState.SENDING)):
-                _apply(connection, outbox_id, state, row.attempts, now, settlement, held)
-                return True
-            if delivered:
-                _record(connection, outbox_id, now, state, state, row.attempts, settlement.smtp_code,
-                        f"delivered again while {state} (a duplicate): {settlement.detail}")
-                return False
-        log.warning("mail.lease_lost id=%s owner=%s state=%s outcome=%s", outbox_id, owner, row.state,
-                    settlement.state)
-        return False
+            return _settle(connection, outbox_id, owner, now, settlement)
 
     def get(self, outbox_id: int) -> tuple[OutboxRecord, list[OutboxEvent]]:
         with self._engine.connect() as connection:
@@ -220,6 +187,57 @@ class SqlMailOutbox:
                     select(mail_outbox.c.state, func.count()).group_by(mail_outbox.c.state)):
                 counts[state] = int(count)
         return counts
+
+
+def _claim(connection: Connection, owner: str, now: datetime, lease_until: datetime, max_attempts: int,
+           limit: int) -> Claim:
+    entries: list[OutboxEntry] = []
+    expired = abandoned = 0
+    while len(entries) < limit:
+        rows = connection.execute(
+            select(mail_outbox)
+            .where(mail_outbox.c.state.in_(_CLAIMABLE), mail_outbox.c.next_attempt_at <= now)
+            .order_by(mail_outbox.c.next_attempt_at, mail_outbox.c.id)
+            .limit(limit - len(entries))
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            break
+        for row in rows:
+            if row.not_after is not None and _utc(row.not_after) <= now:
+                _retire(connection, row, now, OutboxState.EXPIRED, "deadline passed before sending")
+                expired += 1
+            elif row.state == OutboxState.SENDING and row.attempts >= max_attempts:
+                _retire(connection, row, now, OutboxState.FAILED,
+                        f"gave up: the lease of {row.lease_owner} expired after attempt "
+                        f"{row.attempts}, the last allowed")
+                abandoned += 1
+            else:
+                entries.append(_lease(connection, row, owner, now, lease_until))
+    return Claim(entries, expired, abandoned)
+
+
+def _settle(connection: Connection, outbox_id: int, owner: str, now: datetime,
+            settlement: Settlement) -> bool:
+    row = connection.execute(
+        select(mail_outbox.c.state, mail_outbox.c.lease_owner, mail_outbox.c.attempts)
+        .where(mail_outbox.c.id == outbox_id).with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no outbox message {outbox_id}")
+    state = OutboxState(row.state)
+    held = state is OutboxState.SENDING and row.lease_owner == owner
+    delivered = settlement.state is OutboxState.SENT
+    if held or (delivered and state in (OutboxState.QUEUED, OutboxState.SENDING)):
+        _apply(connection, outbox_id, state, row.attempts, now, settlement, held)
+        return True
+    if delivered:
+        _record(connection, outbox_id, now, state, state, row.attempts, settlement.smtp_code,
+                f"delivered again while {state} (a duplicate): {settlement.detail}")
+        return False
+    log.warning("mail.lease_lost id=%s owner=%s state=%s outcome=%s", outbox_id, owner, row.state,
+                settlement.state)
+    return False
 
 
 def _lease(connection: Connection, row: Row[Any], owner: str, now: datetime,

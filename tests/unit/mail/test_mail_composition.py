@@ -3,17 +3,23 @@ injection refused on every path a header value takes (template subject, To, From
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email import message_from_string, policy
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import format_datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jinja2 import DictLoader
 from sqlalchemy import create_engine
 
 from papercast.domain.errors import InvalidInput
-from papercast.domain.mail import MailRequest
+from papercast.domain.mail import MailAddress, MailRequest
+from papercast.mail.compose import MESSAGE_POLICY, compose_message
 from papercast.mail.queue import TemplatedMailQueue, message_id_host
-from papercast.mail.render import MailRenderer
+from papercast.mail.render import MailRenderer, RenderedMail
 from support.clock import ManualClock
 
 TEMPLATES = {
@@ -173,3 +179,67 @@ def test_a_long_message_id_stays_on_its_header_line() -> None:
     assert len("Message-ID: " + prepared.message_id) > 78
     assert f"Message-ID: {prepared.message_id}" in prepared.message.split("\r\n")
     assert parsed(prepared.message)["Message-ID"] == prepared.message_id
+
+
+def test_text_that_looks_like_a_remote_resource_is_text_not_a_refused_template() -> None:
+    # A paper titled `<img src=//tracker.example/p.gif>` is escaped into the HTML as text: the
+    # digest that lists it must still be sent.
+    rendered = renderer().render("note", {**CONTEXT, "name": "<img src=//tracker.example/p.gif> url(//x)"})
+    assert "&lt;img src=//tracker.example/p.gif&gt; url(//x)" in rendered.html
+
+
+def test_a_remote_resource_in_an_included_template_is_refused() -> None:
+    loader = DictLoader({**TEMPLATES, "framed/subject.txt": "Framed", "framed/body.txt": "text",
+                         "framed/body.html": "<div>{% include 'parts/logo.html' %}</div>",
+                         "parts/logo.html": "<img src='//cdn.example/logo.png'>"})
+    with pytest.raises(InvalidInput, match="parts/logo.html loads a remote resource"):
+        MailRenderer("https://papers.example.org", loader).render("framed", {})
+
+
+def _reference_message(sender: MailAddress, recipient: MailAddress, mail: RenderedMail, message_id: str,
+                       date: datetime, headers: tuple[tuple[str, str], ...]) -> str:
+    """The same message built by the standard library's `EmailMessage`, as papercast once did."""
+    message = EmailMessage(policy=MESSAGE_POLICY)
+    for name, mailbox in (("From", sender), ("To", recipient)):
+        message[name] = Address(display_name=mailbox.display_name, addr_spec=mailbox.address)
+    message["Subject"] = mail.subject
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    for name, value in headers:
+        message[name] = value
+    message.set_content(mail.text)
+    message.add_alternative(mail.html, subtype="html")
+    for part in message.iter_parts():
+        del part["MIME-Version"]
+    return message.as_bytes().decode("ascii")
+
+
+_HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF, blacklist_characters="\x7f\x85"),
+                       min_size=1, max_size=120).map(str.strip).filter(bool)
+_BODY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=400)
+
+
+@settings(max_examples=300, deadline=None)
+@given(subject=_HEADER_TEXT, text=_BODY_TEXT, html=_BODY_TEXT, list_id=_HEADER_TEXT,
+       display_name=st.sampled_from(["", "Zoë Reader", "Ada, Lovelace", "Papercast", "O'Brien \"Bo\""]))
+def test_a_message_reads_back_as_the_standard_librarys_own_would(subject: str, text: str, html: str,
+                                                                  list_id: str, display_name: str) -> None:
+    arguments = {"sender": MailAddress("papers@example.org", "Papercast"),
+                 "recipient": MailAddress("zoe@example.org", display_name),
+                 "mail": RenderedMail(subject, text, html),
+                 "message_id": "<digest.1.2026-12-03@papers.example.org>",
+                 "date": datetime(2026, 12, 3, 8, tzinfo=UTC),
+                 "headers": (("List-Id", list_id),
+                             ("List-Unsubscribe", f"<https://papers.example.org/u/{'a' * 100}>"))}
+    ours = compose_message(**arguments)  # type: ignore[arg-type]
+    reference = _reference_message(**arguments)  # type: ignore[arg-type]
+    assert ours.isascii()
+    assert all(len(line) <= 998 for line in ours.split("\r\n"))
+    # Header for header, the same lines; then the same parts with the same content.
+    assert ours.split("\r\nMIME-Version: ")[0] == reference.split("\r\nMIME-Version: ")[0]
+    ours_parsed, reference_parsed = parsed(ours), parsed(reference)
+    assert [(name, str(value)) for name, value in ours_parsed.items() if name != "Content-Type"] == \
+        [(name, str(value)) for name, value in reference_parsed.items() if name != "Content-Type"]
+    assert [(part.get_content_type(), part.get_content()) for part in ours_parsed.iter_parts()] == \
+        [(part.get_content_type(), part.get_content()) for part in reference_parsed.iter_parts()]
