@@ -55,6 +55,7 @@ def test_an_address_has_one_subscriber_with_its_preferences(records: SqlSubscrib
                        now=now) is None
     assert records.by_email("ann@example.org") == added == records.by_id(added.id)
     assert records.by_email("bob@example.org") is None and records.by_id(added.id + 100) is None
+    assert records.by_ids([added.id, added.id + 100]) == {added.id: added} and records.by_ids([]) == {}
 
 
 def test_imported_subscribers_keep_their_consent_time(records: SqlSubscriberRecords,

@@ -187,8 +187,9 @@ class DigestService:
         composed = [(subscriber, self._compose(subscriber, period, content)) for subscriber, period in batch]
         now = self._clock.now()
         with self._units.begin() as transaction:
+            now_stored = transaction.subscribers.by_ids([subscriber.id for subscriber, _ in composed])
             for subscriber, digest in composed:
-                current = transaction.subscribers.by_id(subscriber.id)
+                current = now_stored.get(subscriber.id)
                 if current is None or current.state is not SubscriberState.CONFIRMED or current.email is None:
                     continue  # unsubscribed, paused or suppressed since the page was read
                 self._record(transaction, current, digest, now, report)

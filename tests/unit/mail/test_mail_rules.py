@@ -4,9 +4,14 @@ where a failed attempt leaves a message, and which state changes are allowed."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from email.errors import HeaderParseError
+from email.headerregistry import AddressHeader
 from itertools import product
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from papercast.domain.errors import InvalidInput
 from papercast.domain.mail import (
@@ -172,3 +177,28 @@ def test_every_state_change_is_either_allowed_or_refused(before: OutboxState | N
     else:
         with pytest.raises(ValueError, match="cannot go from"):
             require_transition(before, after)
+
+
+_ATOM = st.from_regex(r"\A[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,8}\Z")
+_LABEL = st.integers(1, 80).flatmap(lambda size: st.text("abcXYZ019-", min_size=size, max_size=size))
+_BARE_ADDRESS = st.builds(lambda local, domain: f"{'.'.join(local)}@{'.'.join(domain)}",
+                          st.lists(_ATOM, min_size=1, max_size=3), st.lists(_LABEL, min_size=1, max_size=3))
+
+
+@settings(max_examples=500, deadline=None)
+@given(_BARE_ADDRESS)
+def test_a_bare_address_is_read_as_the_header_parser_reads_it(text: str) -> None:
+    parsed: dict[str, Any] = {}
+    try:
+        AddressHeader.parse(text, parsed)
+        [mailbox] = parsed["groups"][0].addresses
+        reference: tuple[str, str] | None = (f"{mailbox.username}@{mailbox.domain.encode('idna').decode()}",
+                                             mailbox.display_name)
+    except (HeaderParseError, UnicodeError, ValueError):
+        reference = None
+    try:
+        found = parse_mailbox(text, "to")
+    except InvalidInput:
+        assert reference is None
+    else:
+        assert (found.address, found.display_name) == reference
