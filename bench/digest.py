@@ -13,8 +13,11 @@ to the sink within 10 minutes on this machine, with the web serving at the same 
   per second (one unit of work per 25 subscribers, as the worker does).
 - send: an SMTP sink (aiosmtpd, another process, accepts and discards) and `--connections`
   `papercast digests send` processes at once, one SMTP connection each: messages per second.
-- web: while both run, one client asks `papercast serve` for `/` about 20 times a second: how
-  many answers and their latency (median, 95th percentile).
+- web: while both run, one client asks `papercast serve` in turn for the home page, a search
+  (a different query each time, so no answer comes from a cache) and a paper's page, pausing 50
+  ms between answers: how many answers and their latency (median, 95th percentile).
+
+The machine's load average is printed as the run began and as it ended.
 
 Prints one JSON object with the machine. PostgreSQL: PAPERCAST_TEST_POSTGRES_URL (a schema of its own).
 """
@@ -22,6 +25,7 @@ Prints one JSON object with the machine. PostgreSQL: PAPERCAST_TEST_POSTGRES_URL
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -37,6 +41,7 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -126,10 +131,11 @@ def prepare(env: dict[str, str], papers: int, subscribers: int, topic_count: int
 
 
 class WebProbe:
-    """Asks `/` back to back while the digests run; keeps each answer's latency."""
+    """Asks for pages back to back while the digests run; keeps each answer's latency."""
 
-    def __init__(self, url: str) -> None:
-        self._url = url
+    def __init__(self, url: str, papers: int) -> None:
+        self._base = url.rstrip("/")
+        self._papers = papers
         self.latencies: list[float] = []
         self.errors = 0
         self._stop = threading.Event()
@@ -144,11 +150,14 @@ class WebProbe:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        rng = random.Random(7)
         with httpx.Client(timeout=30) as client:
-            while not self._stop.is_set():
+            for turn in itertools.count():
+                if self._stop.is_set():
+                    break
                 started = time.perf_counter()
                 try:
-                    ok = client.get(self._url).status_code == 200
+                    ok = client.get(self._base + self._page(turn, rng)).status_code == 200
                 except httpx.HTTPError:
                     ok = False
                 if ok:
@@ -157,6 +166,14 @@ class WebProbe:
                 else:
                     self.errors += 1
                     time.sleep(0.2)
+
+    def _page(self, turn: int, rng: random.Random) -> str:
+        kind = turn % 3
+        if kind == 0:
+            return "/"
+        if kind == 1:
+            return "/search?" + urlencode({"q": " ".join(rng.sample(WORDS, 2)), "page": rng.randint(1, 3)})
+        return f"/papers/2612.{rng.randint(1, self._papers):05d}"
 
     def summary(self) -> dict[str, Any]:
         if not self.latencies:
@@ -244,7 +261,7 @@ def main() -> None:
         output["setup"] = prepare(env, args.papers, args.subscribers, args.topics)
         serve, url = start_serve(env)
         try:
-            with WebProbe(url) as probe:
+            with WebProbe(url, args.papers) as probe:
                 output["plan"] = run_plan(env)
                 output["send"] = run_send(env, args.connections)
             output["web_during_digests"] = probe.summary()
@@ -252,6 +269,7 @@ def main() -> None:
             serve.terminate()
             serve.wait(timeout=60)
     output["plan_and_send_seconds"] = round(output["plan"]["seconds"] + output["send"]["seconds"], 1)
+    output["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(output, indent=2))
 
 
