@@ -4,6 +4,7 @@ a preview renders without queueing; refused deliveries suppress the address."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_string, policy
@@ -19,7 +20,7 @@ from papercast.domain.papers import Paper
 from papercast.domain.subscriptions import Subscriber, SubscriberState
 from papercast.settings import Settings
 from papercast.storage.engine import write_transaction
-from papercast.storage.tables import digest_deliveries, mail_outbox
+from papercast.storage.tables import digest_deliveries, mail_outbox, subscribers
 from support.clock import ManualClock
 from support.digests import BASE, daily, import_subscribers, load_catalog
 
@@ -177,3 +178,21 @@ def test_personal_picks_come_last_through_their_port_each_paper_once(papercast: 
     assert [section.title for section in digest.sections][-1] == "Picked for you"
     picked = [paper.paper_id for paper in digest.sections[-1].papers]
     assert picked == ["2612.00005"]  # 2612.00004 is the topic's already
+
+
+def test_an_unsubscribe_committing_while_the_planner_runs_is_honoured(papercast: Papercast) -> None:
+    # The unsubscribe holds its change (uncommitted) while the planner composes; the planner's
+    # write must wait for it and then see the subscriber gone, on PostgreSQL as on SQLite.
+    import_subscribers(papercast, [("ann@example.org", daily("diffusion")), ("bob@example.org", daily())])
+    outcome: list[object] = []
+    with papercast.engine.connect() as connection:
+        transaction = connection.begin()
+        connection.execute(update(subscribers).where(subscribers.c.email == "ann@example.org")
+                           .values(state=SubscriberState.UNSUBSCRIBED.value))
+        planner = threading.Thread(target=lambda: outcome.append(papercast.digests().plan()))
+        planner.start()
+        planner.join(timeout=1.5)  # long enough for the planner to read ann as still confirmed
+        transaction.commit()
+    planner.join(timeout=60)
+    assert not planner.is_alive() and len(outcome) == 1
+    assert set(outbox_messages(papercast)) == {"bob@example.org"}

@@ -187,7 +187,10 @@ class DigestService:
         composed = [(subscriber, self._compose(subscriber, period, content)) for subscriber, period in batch]
         now = self._clock.now()
         with self._units.begin() as transaction:
-            now_stored = transaction.subscribers.by_ids([subscriber.id for subscriber, _ in composed])
+            # Read again, and held: an unsubscribe that commits first is seen here; one that comes
+            # later waits for this commit and then cancels what it queued.
+            ids = [subscriber.id for subscriber, _ in composed]
+            now_stored = transaction.subscribers.by_ids(ids, lock=True)
             for subscriber, digest in composed:
                 current = now_stored.get(subscriber.id)
                 if current is None or current.state is not SubscriberState.CONFIRMED or current.email is None:

@@ -52,13 +52,17 @@ class SqlSubscriberRecords:
     def by_id(self, subscriber_id: int) -> Subscriber | None:
         return self._one(subscribers.c.id == subscriber_id)
 
-    def by_ids(self, subscriber_ids: Collection[int]) -> dict[int, Subscriber]:
+    def by_ids(self, subscriber_ids: Collection[int], *, lock: bool = False) -> dict[int, Subscriber]:
         """The subscribers of `subscriber_ids` that exist, by id: one query for the rows, one for
-        their topics."""
+        their topics. `lock` holds their rows until the transaction ends (`FOR UPDATE` on
+        PostgreSQL, in id order; SQLite's write transaction holds the whole database already), so
+        a change to them (an unsubscribe) waits for this transaction, or this read waits for it."""
         if not subscriber_ids:
             return {}
-        wanted = subscribers.c.id.in_(list(subscriber_ids))
-        rows = self._connection.execute(select(subscribers).where(wanted)).all()
+        query = select(subscribers).where(subscribers.c.id.in_(list(subscriber_ids)))
+        if lock:
+            query = query.order_by(subscribers.c.id).with_for_update()
+        rows = self._connection.execute(query).all()
         return {subscriber.id: subscriber for subscriber in self._with_topics(rows)}
 
     def by_email(self, email: str) -> Subscriber | None:
