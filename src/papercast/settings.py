@@ -468,8 +468,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Sign-in mails one address may be sent in an hour; more requests are answered as usual "
                 "but send nothing (and are logged). 0: no limit.", minimum=0),
     SettingSpec("sign_in_per_ip_per_hour", int, 10,
-                "Sign-in mails requests from one IP address may cause in an hour, whatever the addresses; "
-                "more are answered as usual but send nothing (and are logged). 0: no limit.", minimum=0),
+                "Sign-in mails requests from one IP address (an IPv6 one by its /64) may cause in an hour, "
+                "whatever the addresses; more are answered as usual but send nothing (and are logged). "
+                "0: no limit.", minimum=0),
     SettingSpec("open_sign_up", bool, True,
                 "Whether any address may sign in (its account is made at its first sign-in). Off: only "
                 "addresses added with `papercast users add` can; the form answers every address alike.",
@@ -480,8 +481,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Confirmation mails one address may be sent in a day; more requests are answered as usual "
                 "but send nothing (and are logged). 0: no limit.", minimum=0),
     SettingSpec("subscribe_per_ip_per_hour", int, 5,
-                "Confirmation mails requests from one IP address may cause in an hour, whatever the "
-                "addresses; more are answered as usual but send nothing (and are logged). 0: no limit.",
+                "Confirmation mails requests from one IP address (an IPv6 one by its /64) may cause in an "
+                "hour, whatever the addresses; more are answered as usual but send nothing (and are logged). "
+                "0: no limit.",
                 minimum=0),
     SettingSpec("preferences_link_days", int, 90,
                 "Days a digest's link to the subscriber's preferences page works (every digest carries a "

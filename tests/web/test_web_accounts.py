@@ -393,3 +393,15 @@ def test_last_seen_is_written_at_most_every_five_minutes(client: TestClient, sit
     clock.advance(61)
     client.get("/api/v1/me")
     assert last_seen() == clock.now()
+
+
+def test_the_per_ip_sign_in_limit_counts_an_ipv6_network_by_its_64(site: Papercast) -> None:
+    """One IPv6 client holds a whole /64 and may rotate through it: the limit (8 an hour here)
+    counts the /64, as the subscription and vote limits do; another /64 is another client."""
+    for n in range(10):
+        site.accounts().request_sign_in(f"r{n}@example.org", f"2001:db8:1:2::{n + 1:x}")
+    site.accounts().request_sign_in("other@example.org", "2001:db8:1:3::1")
+    with site.engine.connect() as connection:
+        mailed = connection.execute(select(mail_outbox.c.recipient)
+                                    .where(mail_outbox.c.kind == "sign-in")).scalars().all()
+    assert sorted(mailed) == sorted([f"r{n}@example.org" for n in range(8)] + ["other@example.org"])

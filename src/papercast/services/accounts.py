@@ -33,6 +33,7 @@ from papercast.domain.accounts import (
 from papercast.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from papercast.domain.mail import MailRequest
 from papercast.domain.tokens import TokenSigner, new_secret, secret_hash
+from papercast.domain.votes import address_group
 from papercast.ports import AccountReading, AccountRecords, MailQueue, Transaction, UnitOfWork
 from papercast.services.links import LinkLimits, SingleUseLinks
 
@@ -77,7 +78,8 @@ class AccountService:
         """Mail a sign-in link to the address, when it may have one. A malformed address is
         `InvalidInput` (that says nothing about accounts); every other outcome is silent."""
         email = normalise_email(email_text)
-        requester_hash = self._signer.digest("requester", requester)
+        # Counted by network (an IPv6 client rotates through its /64), as votes and subscriptions are.
+        requester_hash = self._signer.digest("requester", address_group(requester))
         with self._units.begin() as transaction:
             records = transaction.accounts
             refusal = self._refusal(records, email, requester_hash)
