@@ -70,7 +70,20 @@ def test_the_small_form_on_every_page_leads_to_the_whole_form(client: TestClient
     cookie = form.headers["set-cookie"]
     assert "papercast_csrf=" in cookie and "Path=/subscribe" in cookie and "HttpOnly" in cookie
     assert f'value="{ANN}"' in form.text and ">vision</textarea>" in form.text
-    assert 'value="Europe/Berlin" data-time-zone' in form.text
+    assert 'value="Europe/Berlin">' in form.text  # the zone the small form's script reported
+    assert 'value="" data-time-zone>' in client.get("/subscribe").text  # none reported: the script fills it
+
+
+@pytest.mark.parametrize("reported", ["Mars/Olympus", "Etc/Unknown", "x" * 300, "Europe/Berlin\r\nX: y"])
+def test_a_zone_the_browser_reports_but_zoneinfo_lacks_falls_back_to_utc(client: TestClient,
+                                                                         reported: str) -> None:
+    form = client.get("/subscribe", params={"email": ANN, "time_zone": reported})
+    assert form.status_code == 200
+    # The field is empty (UTC) and the page's script does not fill it in again.
+    assert 'placeholder="UTC" spellcheck="false"\n           value="">' in form.text
+    done = client.post("/subscribe", data={"email": ANN, "topics": "vision", "time_zone": "",
+                                           "csrf_token": csrf_in(form.text)})
+    assert done.status_code == 303
 
 
 def test_subscribe_confirm_and_open_the_preferences(client: TestClient, site: Papercast,

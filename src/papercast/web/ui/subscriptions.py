@@ -24,6 +24,7 @@ from papercast.domain.subscriptions import (
     Subscriber,
     SupersededLink,
     parse_preferences,
+    parse_time_zone,
     parse_topic,
 )
 from papercast.domain.tokens import ExpiredToken, InvalidToken, UsedToken
@@ -72,14 +73,24 @@ def subscribe_form(request: Request, web: Web, email: str = "", topic: str = "",
         except NotFound:
             pass  # no subscription yet: the form, with the account's address
     values = {"email": email, "name": "", "topics": topic, "categories": "", "frequency": frequency,
-              "send_hour": str(DEFAULT_SEND_HOUR), "time_zone": time_zone}
-    return _form(request, web, values, sent=sent)
+              "send_hour": str(DEFAULT_SEND_HOUR), "time_zone": _known_zone(time_zone)}
+    # A zone the browser reported but zoneinfo does not know leaves the field empty (UTC), and
+    # the page's script does not fill it in again.
+    return _form(request, web, values, sent=sent, zone_reported=bool(time_zone.strip()))
+
+
+def _known_zone(reported: str) -> str:
+    """The browser's zone in its IANA spelling, or "" (UTC) when it is not one zoneinfo knows."""
+    try:
+        return parse_time_zone(reported) if reported.strip() else ""
+    except InvalidInput:
+        return ""
 
 
 def _form(request: Request, web: WebContext, values: dict[str, str], *, sent: bool = False,
-          error: InvalidInput | None = None) -> Response:
+          error: InvalidInput | None = None, zone_reported: bool = False) -> Response:
     context = {"values": values, "sent": sent, "error": error, "hours": _hours(web),
-               "reader": session_reader(request), "max_topics": MAX_TOPICS}
+               "zone_reported": zone_reported, "reader": session_reader(request), "max_topics": MAX_TOPICS}
     return _page(request, web, "subscribe.html", context, 400 if error else 200)
 
 
