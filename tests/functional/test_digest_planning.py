@@ -16,8 +16,12 @@ from sqlalchemy import select, update
 
 from papercast.bootstrap import Papercast, build
 from papercast.domain.digests import DigestPeriod
+from papercast.domain.errors import IndexUnavailable, InvalidInput
+from papercast.domain.mail import MailRequest, PreparedMail
 from papercast.domain.papers import Paper
 from papercast.domain.subscriptions import Subscriber, SubscriberState
+from papercast.index.topics import KeywordTopicMatcher
+from papercast.mail.queue import TemplatedMailQueue
 from papercast.settings import Settings
 from papercast.storage.engine import write_transaction
 from papercast.storage.tables import digest_deliveries, mail_outbox, subscribers
@@ -196,3 +200,36 @@ def test_an_unsubscribe_committing_while_the_planner_runs_is_honoured(papercast:
     planner.join(timeout=60)
     assert not planner.is_alive() and len(outcome) == 1
     assert set(outbox_messages(papercast)) == {"bob@example.org"}
+
+
+def test_a_digest_that_cannot_be_built_costs_no_other_and_is_tried_again(
+        papercast: Papercast, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The keyword index cannot be read for one topic (damaged files), and one subscriber's
+    # address cannot be written into a message: the others are planned; both are planned by a
+    # later run once the cause is gone.
+    import_subscribers(papercast, [("ann@example.org", daily("diffusion")), ("bob@example.org", daily()),
+                                   ("cy@example.org", daily("cat:quant-ph")), ("dee@example.org", daily())])
+    real_matching = KeywordTopicMatcher.matching
+
+    def damaged(self: KeywordTopicMatcher, topic: str, *args: object) -> list[str]:
+        if topic == "diffusion":
+            raise IndexUnavailable("the keyword index cannot be read (damaged segment)")
+        return real_matching(self, topic, *args)  # type: ignore[arg-type]
+
+    real_prepare = TemplatedMailQueue.prepare
+
+    def refusing(self: TemplatedMailQueue, request: MailRequest) -> PreparedMail:
+        if request.to == "dee@example.org":
+            raise InvalidInput("cannot write the To header", field="To")
+        return real_prepare(self, request)
+
+    monkeypatch.setattr(KeywordTopicMatcher, "matching", damaged)
+    monkeypatch.setattr(TemplatedMailQueue, "prepare", refusing)
+    report = papercast.digests().plan()
+    assert (report.queued, report.failed) == (2, 2)
+    assert set(outbox_messages(papercast)) == {"bob@example.org", "cy@example.org"}
+    monkeypatch.undo()
+    later = papercast.digests().plan()
+    assert (later.queued, later.failed) == (2, 0)
+    assert set(outbox_messages(papercast)) == {"ann@example.org", "bob@example.org", "cy@example.org",
+                                               "dee@example.org"}

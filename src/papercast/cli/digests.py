@@ -60,6 +60,9 @@ def plan(at: str | None = typer.Option(None, "--at", help=AT_HELP),
     typer.echo(f"{report.queued} queued, {report.skipped_empty} skipped (nothing new), "
                f"{report.already} planned meanwhile elsewhere; {report.settled} outcomes recorded, "
                f"{report.suppressed} addresses suppressed")
+    if report.failed:
+        typer.echo(f"{report.failed} digests could not be built now (see the log); the next run tries "
+                   "them again", err=True)
 
 
 @app.command("send")

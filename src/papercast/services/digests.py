@@ -32,7 +32,7 @@ from papercast.domain.digests import (
     refused_in_a_row,
     trending_since,
 )
-from papercast.domain.errors import NotFound
+from papercast.domain.errors import IndexUnavailable, InvalidInput, NotFound
 from papercast.domain.mail import MailRequest, PreparedMail
 from papercast.domain.papers import Paper
 from papercast.domain.subscriptions import DIGEST_TEMPLATE, Subscriber, SubscriberState, subscriber_email
@@ -77,13 +77,15 @@ class PlanReport:
     queued: int = 0
     skipped_empty: int = 0
     already: int = 0  # planned meanwhile by another planner
+    failed: int = 0  # could not be built now (logged); tried again by the next run of the period
     settled: int = 0
     suppressed: int = 0
     periods: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {"at": self.at.isoformat(), "due": self.due, "queued": self.queued,
-                "skipped_empty": self.skipped_empty, "already_planned": self.already, "settled": self.settled,
+                "skipped_empty": self.skipped_empty, "already_planned": self.already, "failed": self.failed,
+                "settled": self.settled,
                 "suppressed": self.suppressed, "periods": dict(sorted(self.periods.items()))}
 
 
@@ -162,8 +164,9 @@ class DigestService:
         for page in self._due_pages(at, report):
             for start in range(0, len(page), BATCH):
                 self._plan_batch(page[start:start + BATCH], content, report)
-        log.info("digests.planned at=%s due=%d queued=%d skipped_empty=%d already=%d", at.isoformat(),
-                 report.due, report.queued, report.skipped_empty, report.already)
+        log.info("digests.planned at=%s due=%d queued=%d skipped_empty=%d already=%d failed=%d",
+                 at.isoformat(), report.due, report.queued, report.skipped_empty, report.already,
+                 report.failed)
         return report
 
     def _due_pages(self, at: datetime, report: PlanReport) -> Iterator[list[tuple[Subscriber, DigestPeriod]]]:
@@ -184,7 +187,14 @@ class DigestService:
 
     def _plan_batch(self, batch: Sequence[tuple[Subscriber, DigestPeriod]], content: _Content,
                     report: PlanReport) -> None:
-        composed = [(subscriber, self._compose(subscriber, period, content)) for subscriber, period in batch]
+        composed = []
+        for subscriber, period in batch:
+            try:
+                composed.append((subscriber, self._compose(subscriber, period, content)))
+            except (InvalidInput, IndexUnavailable) as error:
+                _failed(report, subscriber, period, error)
+        if not composed:
+            return
         now = self._clock.now()
         with self._units.begin() as transaction:
             # Read again, and held: an unsubscribe that commits first is seen here; one that comes
@@ -195,7 +205,10 @@ class DigestService:
                 current = now_stored.get(subscriber.id)
                 if current is None or current.state is not SubscriberState.CONFIRMED or current.email is None:
                     continue  # unsubscribed, paused or suppressed since the page was read
-                self._record(transaction, current, digest, now, report)
+                try:
+                    self._record(transaction, current, digest, now, report)
+                except InvalidInput as error:  # raised by the mail queue before it wrote anything
+                    _failed(report, current, digest.period, error)
 
     def _record(self, transaction: Any, subscriber: Subscriber, digest: Digest, now: datetime,
                 report: PlanReport) -> None:
@@ -313,3 +326,10 @@ class DigestService:
         """Deliveries per state for `period` (the latest planned one when not given)."""
         chosen = period or self._store.latest_period()
         return chosen, (self._store.counts(chosen) if chosen else {})
+
+
+def _failed(report: PlanReport, subscriber: Subscriber, period: DigestPeriod, error: Exception) -> None:
+    """One subscriber's digest could not be built: the others go on, and nothing is recorded for
+    it, so the next run of the period tries again (a damaged index rebuilt meanwhile, say)."""
+    report.failed += 1
+    log.error("digests.failed subscriber=%d period=%s: %s", subscriber.id, period.key, error)
