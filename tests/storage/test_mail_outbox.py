@@ -104,6 +104,22 @@ def test_only_due_messages_are_claimed_oldest_first(papercast: Papercast, outbox
     assert (record.state, record.attempts) == ("sending", 1)
 
 
+def test_queued_messages_and_expired_leases_are_claimed_in_one_order_by_due_time(
+        papercast: Papercast, outbox: SqlMailOutbox, clock: ManualClock) -> None:
+    abandoned = queue(papercast, to="a@example.org")
+    assert claim(outbox, clock, owner="dead") == [abandoned]  # its lease runs out at LEASE
+    clock.advance(LEASE.total_seconds() - 10)
+    before = queue(papercast, to="b@example.org")  # due 10 s before the lease runs out
+    clock.advance(20)
+    after = queue(papercast, to="c@example.org")  # due 10 s after
+    same_time = queue(papercast, to="d@example.org")  # the same instant: the lower id first
+    assert outbox.next_due_at() == clock.now() - timedelta(seconds=20)
+    assert outbox.has_due(clock.now() - timedelta(seconds=20))
+    assert not outbox.has_due(clock.now() - timedelta(seconds=21))
+    assert claim(outbox, clock, limit=2) == [before, abandoned]
+    assert claim(outbox, clock, limit=5) == [after, same_time]
+
+
 def test_an_expired_lease_lets_another_sender_take_the_message_over(papercast: Papercast,
                                                                    outbox: SqlMailOutbox,
                                                                    clock: ManualClock) -> None:

@@ -111,9 +111,10 @@ class SqlMailOutbox:
     def has_due(self, now: datetime) -> bool:
         """Whether a message is due for sending (one indexed read: what an idle worker asks)."""
         with self._engine.connect() as connection:
-            return connection.execute(select(mail_outbox.c.id).where(
-                mail_outbox.c.state.in_(_CLAIMABLE), mail_outbox.c.next_attempt_at <= now).limit(1)).first() \
-                is not None
+            due = [connection.execute(select(mail_outbox.c.id).where(
+                mail_outbox.c.state == state, mail_outbox.c.next_attempt_at <= now).limit(1)).first()
+                for state in _CLAIMABLE]
+        return any(row is not None for row in due)
 
     def claim_due(self, owner: str, now: datetime, lease_until: datetime, *, max_attempts: int,
                   limit: int = 1) -> Claim:
@@ -139,9 +140,11 @@ class SqlMailOutbox:
         """When the earliest message becomes claimable (queued, or sending with a lease that runs
         out then); None when nothing waits. One read of the (state, next_attempt_at) index."""
         with self._engine.connect() as connection:
-            moment = connection.execute(select(func.min(mail_outbox.c.next_attempt_at))
-                                        .where(mail_outbox.c.state.in_(_CLAIMABLE))).scalar_one()
-        return None if moment is None else _utc(moment)
+            moments = [connection.execute(select(func.min(mail_outbox.c.next_attempt_at))
+                                          .where(mail_outbox.c.state == state)).scalar_one()
+                       for state in _CLAIMABLE]  # one index lookup each, where `IN` read every entry
+        found = [_utc(moment) for moment in moments if moment is not None]
+        return min(found) if found else None
 
     def settle(self, outbox_id: int, owner: str, now: datetime, settlement: Settlement) -> bool:
         """Record how `owner`'s attempt ended, in its own short transaction; False if it was ignored.
@@ -194,13 +197,7 @@ def _claim(connection: Connection, owner: str, now: datetime, lease_until: datet
     entries: list[OutboxEntry] = []
     expired = abandoned = 0
     while len(entries) < limit:
-        rows = connection.execute(
-            select(mail_outbox)
-            .where(mail_outbox.c.state.in_(_CLAIMABLE), mail_outbox.c.next_attempt_at <= now)
-            .order_by(mail_outbox.c.next_attempt_at, mail_outbox.c.id)
-            .limit(limit - len(entries))
-            .with_for_update(skip_locked=True)
-        ).all()
+        rows = _due_rows(connection, now, limit - len(entries))
         if not rows:
             break
         for row in rows:
@@ -215,6 +212,22 @@ def _claim(connection: Connection, owner: str, now: datetime, lease_until: datet
             else:
                 entries.append(_lease(connection, row, owner, now, lease_until))
     return Claim(entries, expired, abandoned)
+
+
+def _due_rows(connection: Connection, now: datetime, limit: int) -> list[Row[Any]]:
+    """The `limit` earliest due messages, locked (others skip them). One ordered index read per
+    claimable state: with `state IN (...)` both engines sorted every due message for each claim,
+    which cost a tenth of a second a claim on PostgreSQL with 100,000 digests queued."""
+    rows: list[Row[Any]] = []
+    for state in _CLAIMABLE:
+        rows.extend(connection.execute(
+            select(mail_outbox)
+            .where(mail_outbox.c.state == state, mail_outbox.c.next_attempt_at <= now)
+            .order_by(mail_outbox.c.next_attempt_at, mail_outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all())
+    return sorted(rows, key=lambda row: (_utc(row.next_attempt_at), row.id))[:limit]
 
 
 def _settle(connection: Connection, outbox_id: int, owner: str, now: datetime,

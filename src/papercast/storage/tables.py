@@ -271,7 +271,7 @@ mail_outbox = Table(
     CheckConstraint("state IN ('queued', 'sending', 'sent', 'failed', 'expired')", name="state"),
     Index("ix_mail_outbox_idempotency_key", "idempotency_key", unique=True),
     Index("ix_mail_outbox_message_id", "message_id", unique=True),
-    Index("ix_mail_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_mail_outbox_state_next_attempt_at", "state", "next_attempt_at", "id"),
 )
 
 # Every state change of every outbox message, with its time, attempt and what the server said.
