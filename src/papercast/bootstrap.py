@@ -137,9 +137,10 @@ class Papercast:
     def recommendations(self) -> RecommendationService:
         """Recommendations and refits; built on first use (numpy, scipy and the candidate
         vectors load only in processes that recommend)."""
+        follower = self.index_follower()  # outside the lock, which it takes itself
         with self._embedder_lock:
             if self._recommendations is None:
-                self._recommendations = build_recommendations(self)
+                self._recommendations = build_recommendations(self, follower)
             return self._recommendations
 
     def embedding_store(self) -> SqlEmbeddingStore:
@@ -456,8 +457,10 @@ def build_digests(papercast: Papercast, subscriptions: SubscriptionService,
         SqlTrendingPapers(SqlPopularityQueries(engine, monotonic=papercast.clock.monotonic)),
         KeywordTopicMatcher(LiveKeywordIndex(papercast.index_follower())), papercast.papers,
         papercast.mail_queue(), papercast.clock, policy, base_url=s.public_base_url, picks=picks)
-def build_recommendations(papercast: Papercast) -> RecommendationService:
+def build_recommendations(papercast: Papercast, follower: IndexFollower) -> RecommendationService:
     from papercast.domain.recommendations import RecencyBlend
+    from papercast.index.follower import LiveKeywordIndex
+    from papercast.index.topics import KeywordTopicMatcher
     from papercast.recommend.candidates import RecentPapers
     from papercast.services.recommendations import RecommendationService, RecommendationSettings
 
@@ -471,7 +474,8 @@ def build_recommendations(papercast: Papercast) -> RecommendationService:
         blend=RecencyBlend(s.recommendations_recency_weight, s.recommendations_half_life_days))
     return RecommendationService(store, papercast.units, pool, papercast.trending, papercast.listings,
                                  papercast.papers,
-                                 papercast.clock, papercast.embedding_model_id, papercast.signer, settings)
+                                 papercast.clock, papercast.embedding_model_id, papercast.signer, settings,
+                                 topics=KeywordTopicMatcher(LiveKeywordIndex(follower)))
 
 
 def database_engine(settings: Settings) -> Engine:

@@ -663,6 +663,18 @@ class TopicMatcher(Protocol):
     def matching(self, topic: str, paper_ids: Sequence[str], limit: int) -> list[str]: ...
 
 
+class TopicPapers(Protocol):
+    """Papers of the whole catalog a saved search (or `cat:` category) matches, from the keyword
+    index: `best` by relevance (newest first for a filter alone), `newest` by announcement date;
+    `matching` (as `TopicMatcher`) those of given papers. `IndexUnavailable` without an index."""
+
+    def best(self, topic: str, limit: int) -> list[str]: ...
+
+    def newest(self, topic: str, limit: int) -> list[str]: ...
+
+    def matching(self, topic: str, paper_ids: Sequence[str], limit: int) -> list[str]: ...
+
+
 class PersonalPicks(Protocol):
     """Papers picked for one reader (recommendations, issue #13): the digest's last section."""
 
@@ -724,6 +736,8 @@ class RecommendationReads(Protocol):
     def model_of(self, user_id: int) -> Any: ...
 
     def signals_of(self, user_id: int) -> list[tuple[str, Any]]: ...
+
+    def topics_of(self, user_id: int) -> list[str]: ...
 
     def shown(self, user_id: int) -> set[str]: ...
 

@@ -14,6 +14,10 @@ from scipy.optimize import minimize
 DEFAULT_C = 3.0
 DEFAULT_LINEAR_SHARE = 0.5
 DEFAULT_BACKGROUND = 200
+# A followed topic (saved search or category) weighs as much as one liked paper, spread over its
+# matching papers; this many matches per topic at most (docs/architecture.md, "Recommendations").
+DEFAULT_TOPIC_WEIGHT = 1.0
+DEFAULT_TOPIC_PAPERS = 20
 MAX_ITERATIONS = 100
 
 
@@ -24,6 +28,8 @@ class ModelParameters:
     c: float = DEFAULT_C
     linear_share: float = DEFAULT_LINEAR_SHARE
     background: int = DEFAULT_BACKGROUND
+    topic_weight: float = DEFAULT_TOPIC_WEIGHT
+    topic_papers: int = DEFAULT_TOPIC_PAPERS
 
 
 @dataclass(frozen=True)
@@ -61,31 +67,51 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, sample_weights: np.nd
 
 
 def fit_reader(liked: np.ndarray, disliked: np.ndarray, background: np.ndarray,
-               parameters: ModelParameters | None = None) -> FittedModel:
-    """Fit one reader's model: positives `liked`, negatives `disliked` plus `background` (a
-    sample of other papers); all rows unit vectors. Needs at least one liked paper."""
+               parameters: ModelParameters | None = None, followed: np.ndarray | None = None,
+               followed_units: np.ndarray | None = None) -> FittedModel:
+    """Fit one reader's model: positives `liked` and the weak positives `followed` (papers
+    matching the reader's followed topics, each worth `followed_units` of a liked paper),
+    negatives `disliked` plus `background` (a sample of other papers); all rows unit vectors.
+    Needs at least one liked or followed paper."""
     parameters = parameters or ModelParameters()
-    if len(liked) == 0:
-        raise ValueError("a reader model needs at least one liked paper")
+    followed = followed if followed is not None and len(followed) else liked[:0]
+    units = (np.asarray(followed_units, dtype=np.float64) if followed_units is not None and len(followed)
+             else np.zeros(0))
+    if len(units) != len(followed):
+        raise ValueError("every followed paper needs its weight")
+    if len(liked) + units.sum() <= 0:
+        raise ValueError("a reader model needs at least one liked or followed paper")
+    positives = np.vstack([liked, followed]) if len(followed) else liked
     negatives = np.vstack([disliked, background]) if len(disliked) else background
-    features = np.vstack([liked, negatives])
-    labels = np.r_[np.ones(len(liked)), np.zeros(len(negatives))]
-    weights = _balanced_weights(len(liked), len(disliked), len(background))
+    features = np.vstack([positives, negatives])
+    labels = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+    weights = _balanced_weights(len(liked), units, len(disliked), len(background))
     linear, bias = fit_logistic(features, labels, weights, parameters.c)
-    centroid = liked.mean(axis=0).astype(np.float64)
+    centroid = _positive_centroid(liked, followed, units)
     combined = (parameters.linear_share * linear / _spread(background, linear)
                 + (1 - parameters.linear_share) * centroid / _spread(background, centroid))
     return FittedModel(combined.astype(np.float32), linear.astype(np.float32), bias)
 
 
-def _balanced_weights(liked: int, disliked: int, background: int) -> np.ndarray:
-    """Positives and negatives weigh half each; a "not interested" paper weighs as much as a
-    liked one, the background sample shares what is left of the negative half."""
-    total = liked + disliked + background
-    per_liked = 0.5 * total / liked
+def _positive_centroid(liked: np.ndarray, followed: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """The weighted mean of the positives: a liked paper counts 1, a followed one its units."""
+    if not len(followed):
+        return np.asarray(liked.mean(axis=0), dtype=np.float64)
+    total = liked.astype(np.float64).sum(axis=0) + units @ followed.astype(np.float64)
+    return np.asarray(total / (len(liked) + units.sum()))
+
+
+def _balanced_weights(liked: int, followed_units: np.ndarray, disliked: int, background: int) -> np.ndarray:
+    """Positives and negatives weigh half each; a followed paper weighs its units of a liked
+    one; a "not interested" paper weighs as much as a liked one, the background sample shares
+    what is left of the negative half."""
+    followed = len(followed_units)
+    total = liked + followed + disliked + background
+    per_liked = 0.5 * total / (liked + float(followed_units.sum()))
     explicit = min(per_liked, 0.5 * total / max(disliked, 1))
     rest = max(0.5 * total - explicit * disliked, 0.0) / max(background, 1)
-    return np.concatenate([np.full(liked, per_liked), np.full(disliked, explicit), np.full(background, rest)])
+    return np.concatenate([np.full(liked, per_liked), per_liked * followed_units, np.full(disliked, explicit),
+                           np.full(background, rest)])
 
 
 def _spread(sample: np.ndarray, direction: np.ndarray) -> float:

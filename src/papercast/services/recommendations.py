@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from papercast.clock import Clock
 from papercast.domain.accounts import UserState
-from papercast.domain.errors import InvalidInput, NotAllowed, NotFound
+from papercast.domain.errors import IndexUnavailable, InvalidInput, NotAllowed, NotFound
 from papercast.domain.papers import Paper, parse_paper_id
 from papercast.domain.recommendations import Reason, RecencyBlend, SignalKind, strongest_kind
 from papercast.domain.seeding import SeedProblem, parse_seed
@@ -26,6 +26,7 @@ from papercast.ports import (
     NewestPapers,
     RecommendationReads,
     RecommendedPapers,
+    TopicPapers,
     Transaction,
     TrendingListings,
     UnitOfWork,
@@ -85,7 +86,7 @@ class RecommendationService:
     def __init__(self, reads: RecommendationReads, units: UnitOfWork, pool: CandidatePool,
                  trending: TrendingListings, newest: NewestPapers, papers: RecommendedPapers, clock: Clock,
                  model_id: Callable[[], str | None], signer: Callable[[], TokenSigner],
-                 settings: RecommendationSettings | None = None) -> None:
+                 settings: RecommendationSettings | None = None, topics: TopicPapers | None = None) -> None:
         self._reads = reads
         self._units = units
         self._pool = pool
@@ -96,6 +97,7 @@ class RecommendationService:
         self._model_id = model_id
         self._signer = signer
         self.settings = settings or RecommendationSettings()
+        self._topics = topics
 
     # Signals -------------------------------------------------------------------------------
 
@@ -185,7 +187,9 @@ class RecommendationService:
         signals = self._reads.signals_of(user_id)
         liked_ids = [paper_id for paper_id, kind in signals if kind.positive][-MAX_POSITIVES:]
         disliked_ids = [paper_id for paper_id, kind in signals if not kind.positive]
-        fitted = self._fit(model_id, liked_ids, disliked_ids, np.random.default_rng([user_id, version]))
+        followed = self._followed_papers(user_id, {paper_id for paper_id, _ in signals})
+        rng = np.random.default_rng([user_id, version])
+        fitted = self._fit(model_id, liked_ids, disliked_ids, followed, rng)
         weights, positives, negatives = fitted if fitted else (None, 0, 0)
         stored_now = self._reads.store_model(user_id, version, model_id, weights, positives, negatives,
                                              self._clock.now())
@@ -194,33 +198,77 @@ class RecommendationService:
         return RefitReport(user_id, weights is not None, positives, negatives)
 
     def _fit(self, model_id: str | None, liked_ids: list[str], disliked_ids: list[str],
-             rng: np.random.Generator) -> tuple[np.ndarray, int, int] | None:
-        """Weights, positives and negatives of a fit; None without an encoder or a liked vector."""
-        if model_id is None or not liked_ids:
+             followed: Sequence[Sequence[str]], rng: np.random.Generator,
+             ) -> tuple[np.ndarray, int, int] | None:
+        """Weights, positives and negatives of a fit; None without an encoder or a positive vector.
+        `followed`: each followed topic's matching papers (weak positives, see `_followed_units`)."""
+        followed_ids = list(dict.fromkeys(paper_id for papers in followed for paper_id in papers))
+        if model_id is None or not (liked_ids or followed_ids):
             return None
         _, liked = self._reads.vectors_of(model_id, liked_ids)
         _, disliked = self._reads.vectors_of(model_id, disliked_ids)
+        found, matched = self._reads.vectors_of(model_id, followed_ids)
+        units = self._followed_units(followed, set(found))
         background = self._reads.sample_vectors(model_id, self.settings.parameters.background, rng,
-                                                set(liked_ids) | set(disliked_ids))
-        if not len(liked) or not len(background):
+                                                set(liked_ids) | set(disliked_ids) | set(found))
+        if not (len(liked) or len(matched)) or not len(background):
             return None
-        disliked = _unit(disliked) if len(disliked) else np.zeros((0, liked.shape[1]), dtype=np.float32)
-        fitted = fit_reader(_unit(liked), disliked, _unit(background), self.settings.parameters)
-        return fitted.weights, len(liked), len(disliked) + len(background)
+        dimension = background.shape[1]
+        liked = _unit(liked) if len(liked) else np.zeros((0, dimension), dtype=np.float32)
+        disliked = _unit(disliked) if len(disliked) else np.zeros((0, dimension), dtype=np.float32)
+        followed_matrix = _unit(matched) if len(matched) else None
+        fitted = fit_reader(liked, disliked, _unit(background), self.settings.parameters, followed_matrix,
+                            np.array([units[paper_id] for paper_id in found]) if found else None)
+        return fitted.weights, len(liked) + len(found), len(disliked) + len(background)
+
+    def _followed_papers(self, user_id: int, known: set[str]) -> list[list[str]]:
+        """For each of the reader's followed topics, its best `topic_papers` matches in the
+        catalog, none the reader already liked or hid."""
+        limit = self.settings.parameters.topic_papers
+        if limit <= 0 or self.settings.parameters.topic_weight <= 0:
+            return []
+        return [[paper_id for paper_id in self._topic_papers(topic, "best", limit + len(known))
+                 if paper_id not in known][:limit]
+                for topic in self._reads.topics_of(user_id)]
+
+    def _followed_units(self, followed: Sequence[Sequence[str]], with_vector: set[str]) -> dict[str, float]:
+        """Each followed paper's weight in liked papers: a topic weighs `topic_weight`, shared
+        equally by its matches that have a vector; a paper matching two topics adds both shares."""
+        units: dict[str, float] = {}
+        for papers in followed:
+            usable = [paper_id for paper_id in papers if paper_id in with_vector]
+            share = self.settings.parameters.topic_weight / max(len(usable), 1)
+            for paper_id in usable:
+                units[paper_id] = units.get(paper_id, 0.0) + share
+        return units
+
+    def _topic_papers(self, topic: str, order: str, limit: int, among: Sequence[str] = ()) -> list[str]:
+        """A followed topic's papers from the keyword index: the `best` or `newest` of the catalog,
+        or those `matching` among given papers; none (logged) when the index cannot answer."""
+        if self._topics is None:
+            return []
+        try:
+            if order == "matching":
+                return self._topics.matching(topic, among, limit) if among else []
+            return self._topics.best(topic, limit) if order == "best" else self._topics.newest(topic, limit)
+        except (IndexUnavailable, InvalidInput) as error:  # a missing index must not cost the reader a page
+            log.warning("recommendations.topic_unavailable topic=%r error=%s", topic, error)
+            return []
 
     # Recommendations --------------------------------------------------------------------------
 
     def recommend(self, user_id: int, limit: int = 20, exclude: Collection[str] = ()) -> RecommendationList:
         """The reader's recommendations among recent papers, best first, each with its reason;
-        trending papers while the reader has no fitted model (never an empty list while the
-        catalog has papers)."""
+        while the reader has no fitted model, trending papers in their followed topics first,
+        then global ones (never an empty list while the catalog has papers)."""
         limit = max(1, min(limit, MAX_RECOMMENDATIONS))
         signals = self._reads.signals_of(user_id)
         hidden = {paper_id for paper_id, _ in signals} | self._reads.shown(user_id) | set(exclude)
         stored = self._reads.model_of(user_id)
         pool = self._pool.current()
         if stored is None or stored.weights is None or stored.model_id != pool.model_id or not len(pool.ids):
-            return RecommendationList(tuple(self._cold_start(limit, hidden)), cold=True)
+            cold = self._cold_start(limit, hidden, self._reads.topics_of(user_id))
+            return RecommendationList(tuple(cold), cold=True)
         scores = np.asarray(pool.matrix @ stored.weights, dtype=np.float64)
         scores += self.settings.blend.weight * self._freshness(pool.announced)
         rows = _best_rows(scores, pool.ids, hidden, limit)
@@ -231,7 +279,7 @@ class RecommendationService:
                  for row in rows if pool.ids[row] in papers]
         if len(items) < limit:  # a small window: trending fills the rest
             hidden |= {item.paper.paper_id for item in items}
-            items.extend(self._cold_start(limit - len(items), hidden))
+            items.extend(self._cold_start(limit - len(items), hidden, self._reads.topics_of(user_id)))
         return RecommendationList(tuple(items), cold=False, fitted_at=stored.fitted_at)
 
     def personal_picks(self, user_id: int, limit: int, exclude: Collection[str] = ()) -> list[Recommendation]:
@@ -288,17 +336,43 @@ class RecommendationService:
                                             float(similarity[position, nearest[position]]))
         return reasons
 
-    def _cold_start(self, limit: int, hidden: set[str]) -> list[Recommendation]:
-        """Trending papers, then the newest papers (when few or none have points)."""
-        page = self._trending.listing("trending", 0, min(limit + len(hidden), MAX_RECOMMENDATIONS))
-        items = [Recommendation(entry.paper, float(entry.standing.points), None)
-                 for entry in page.entries if entry.paper.paper_id not in hidden][:limit]
+    def _cold_start(self, limit: int, hidden: set[str], topics: Sequence[str] = ()) -> list[Recommendation]:
+        """Trending papers that match the reader's followed topics, then the topics' newest
+        papers, then trending papers, then the newest papers (when few or none have points)."""
+        taken = set(hidden)
+        items: list[Recommendation] = []
+
+        def add(found: Sequence[Recommendation]) -> None:
+            for item in found:
+                if len(items) < limit and item.paper.paper_id not in taken:
+                    items.append(item)
+                    taken.add(item.paper.paper_id)
+
+        trending = self._trending.listing("trending", 0, MAX_RECOMMENDATIONS).entries
+        if topics:
+            ids = [entry.paper.paper_id for entry in trending if entry.paper.paper_id not in taken]
+            matched = {paper_id for topic in topics
+                       for paper_id in self._topic_papers(topic, "matching", len(ids), ids)}
+            add([Recommendation(entry.paper, float(entry.standing.points), None) for entry in trending
+                 if entry.paper.paper_id in matched])
+            add(self._newest_in(topics, limit - len(items), taken))
+        add([Recommendation(entry.paper, float(entry.standing.points), None) for entry in trending])
         if len(items) < limit:  # nothing has points yet: the newest papers
-            taken = hidden | {item.paper.paper_id for item in items}
             page = self._newest.recent(None, 0, min(limit + len(taken), MAX_RECOMMENDATIONS))
-            items.extend(Recommendation(paper, 0.0, None) for paper in page.papers
-                         if paper.paper_id not in taken)
-        return items[:limit]
+            add([Recommendation(paper, 0.0, None) for paper in page.papers])
+        return items
+
+    def _newest_in(self, topics: Sequence[str], limit: int, taken: set[str]) -> list[Recommendation]:
+        """The newest papers of the followed topics together, newest first."""
+        if limit <= 0:
+            return []
+        wanted = min(limit + len(taken), MAX_RECOMMENDATIONS)
+        found = [paper_id for topic in topics for paper_id in self._topic_papers(topic, "newest", wanted)]
+        ids = [paper_id for paper_id in dict.fromkeys(found) if paper_id not in taken]
+        papers = self._papers.get_many(ids, history=False)
+        ordered = sorted((papers[paper_id] for paper_id in ids if paper_id in papers),
+                         key=lambda paper: paper.announced_on or date.min, reverse=True)
+        return [Recommendation(paper, 0.0, None) for paper in ordered[:limit]]
 
 
 def _best_rows(scores: np.ndarray, ids: Sequence[str], hidden: set[str], limit: int) -> list[int]:

@@ -135,17 +135,18 @@ class SubscriptionService:
                 log.warning("subscriptions.request_refused reason=%s requester=%s", refusal,
                             requester_hash[:12])
                 return
-            subscriber = self._requested(transaction.subscribers, email, preferences, name, source)
+            subscriber = self._requested(transaction, email, preferences, name, source)
             token = self._links.issue(accounts, CONFIRM_PURPOSE, email, self.policy.confirm_max_age,
                                       requester_hash)
             self._queue_confirmation(transaction, subscriber, token)
         log.info("subscriptions.confirmation_mailed requester=%s", requester_hash[:12])
 
-    def _requested(self, records: SubscriberRecords, email: str, preferences: Preferences, name: str,
+    def _requested(self, transaction: Transaction, email: str, preferences: Preferences, name: str,
                    source: str) -> Subscriber:
         """The subscriber after a subscribe request: new, or with the request's preferences when
         it is not confirmed; a confirmed or paused one is left as it is (a stranger may ask)."""
         now = self._clock.now()
+        records = transaction.subscribers
         found = records.by_email(email)
         state = next_state(found.state if found else None, SubscriberEvent.REQUEST)
         if found is None:
@@ -160,6 +161,7 @@ class SubscriptionService:
                 records.set_state(found.id, state, now, reason=f"subscribed again by {source}")
         changed = records.by_id(found.id)
         assert changed is not None
+        _follows_changed(transaction, found, changed)
         return changed
 
     def _queue_confirmation(self, transaction: Transaction, subscriber: Subscriber, token: str) -> None:
@@ -202,6 +204,7 @@ class SubscriptionService:
                     records.set_state(found.id, state, now, reason="subscribed while signed in",
                                       consented_at=now)
             subscriber = records.by_id(subscriber_id)
+            _follows_changed(transaction, found, subscriber)
         assert subscriber is not None
         log.info("subscriptions.subscribed_reader subscriber=%d user=%d", subscriber.id, user_id)
         return subscriber
@@ -336,6 +339,7 @@ class SubscriptionService:
     def _forget(self, transaction: Transaction, found: Subscriber, now: datetime) -> None:
         assert found.email is not None
         transaction.subscribers.forget(found.id, now, new_secret(LINK_KEY_BYTES))
+        _follows_changed(transaction, found, transaction.subscribers.by_id(found.id))
         transaction.accounts.forget_links(found.email)
         transaction.mail.forget_recipient(found.email)
 
@@ -346,15 +350,15 @@ class SubscriptionService:
         report = ImportReport()
         for batch in _batches(rows, IMPORT_BATCH):
             with self._units.begin() as transaction:
-                records = transaction.subscribers
                 for row in batch:
-                    report.record(row if isinstance(row, Rejection) else self._import_one(records, row))
+                    report.record(row if isinstance(row, Rejection) else self._import_one(transaction, row))
         log.info("subscriptions.imported added=%d updated=%d rejected=%d", report.added, report.updated,
                  len(report.rejections))
         return report
 
-    def _import_one(self, records: SubscriberRecords, row: ImportedSubscriber) -> str | Rejection:
+    def _import_one(self, transaction: Transaction, row: ImportedSubscriber) -> str | Rejection:
         now = self._clock.now()
+        records = transaction.subscribers
         found = records.by_email(row.email)
         try:
             state = next_state(found.state if found else None, SubscriberEvent.IMPORT)
@@ -368,6 +372,7 @@ class SubscriptionService:
         records.set_owner(found.id, name=row.name or found.name)
         if found.state is not state:
             records.set_state(found.id, state, now, reason="imported", consented_at=row.consented_at)
+        _follows_changed(transaction, found, records.by_id(found.id))
         return "updated"
 
     # -- helpers -----------------------------------------------------------------------------
@@ -400,6 +405,7 @@ class SubscriptionService:
             found = self._held(transaction.subscribers, holder)
             change(transaction, found, now)
             changed = transaction.subscribers.by_id(found.id)
+            _follows_changed(transaction, found, changed)
         assert changed is not None
         return changed
 
@@ -422,6 +428,23 @@ class SubscriptionService:
             cancelled = transaction.mail.cancel(found.email, [DIGEST_TEMPLATE], f"{state.value}: {reason}")
             log.info("subscriptions.%s subscriber=%d digests_cancelled=%d", state.value, found.id, cancelled)
         return apply
+
+
+def _follows_changed(transaction: Transaction, before: Subscriber | None, after: Subscriber | None) -> None:
+    """A reader's followed topics (their account's subscription's topics, while it has an
+    address) are signals of their recommendations: when they change, the reader's signal version
+    moves on and their refit is queued in this transaction, as a vote does."""
+    def follows(subscriber: Subscriber | None) -> tuple[int | None, tuple[str, ...]]:
+        if subscriber is None or subscriber.email is None or subscriber.user_id is None:
+            return None, ()
+        return subscriber.user_id, subscriber.preferences.topics
+
+    (old_user, old_topics), (new_user, new_topics) = follows(before), follows(after)
+    for user_id in dict.fromkeys(user for user in (old_user, new_user) if user is not None):
+        was = old_topics if user_id == old_user else ()
+        now = new_topics if user_id == new_user else ()
+        if was != now:
+            transaction.recommendations.signals_changed(user_id)
 
 
 def _confirmable(found: Subscriber | None, link_created_at: datetime) -> Subscriber:

@@ -31,6 +31,8 @@ from papercast.storage.tables import (
     reader_signals,
     saves,
     shown_papers,
+    subscriber_topics,
+    subscribers,
     users,
     votes,
 )
@@ -172,6 +174,17 @@ class SqlRecommendationStore:
                          for row in rows)
         found.sort(key=lambda item: (item[0], item[1]))
         return [(paper_id, kind) for _, paper_id, kind in found]
+
+    def topics_of(self, user_id: int) -> list[str]:
+        """The reader's followed topics: saved searches and `cat:` categories of the digest
+        subscription linked to their account (whatever its state: pausing or ending the mail
+        does not unfollow), in the reader's order; none when the subscription was removed."""
+        with self._engine.connect() as connection:
+            return list(connection.execute(
+                select(subscriber_topics.c.query)
+                .join(subscribers, subscribers.c.id == subscriber_topics.c.subscriber_id)
+                .where(subscribers.c.user_id == user_id, subscribers.c.email.is_not(None))
+                .order_by(subscriber_topics.c.position)).scalars())
 
     def shown(self, user_id: int) -> set[str]:
         with self._engine.connect() as connection:
