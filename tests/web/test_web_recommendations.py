@@ -4,6 +4,7 @@ as the script calls it; seeding through the form and the API; the API needs cred
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from papercast.bootstrap import Papercast, build
 from papercast.domain.papers import PaperRecord
+from papercast.domain.subscriptions import Preferences
 from papercast.domain.trending import Mark
 from papercast.mail.memory import MemoryMailer
 from papercast.settings import Settings
@@ -114,3 +116,20 @@ def test_a_digests_signed_link_hides_a_paper_without_a_sign_in(client: TestClien
     assert client.post(f"/api/v1/not-interested?token={forged}").status_code == 403
     other_purpose = site.signer().sign("sign-in", {"u": user_id, "p": LIKED}, site.clock.now())
     assert client.post("/api/v1/not-interested", params={"token": other_purpose}).status_code == 403
+
+
+def test_a_cold_readers_page_lists_what_they_follow_first(client: TestClient, site: Papercast) -> None:
+    mailer = MemoryMailer()
+    sign_in(client, site, mailer, ANN)
+    user_id = next(user.id for user in site.accounts().list_users() if user.email == ANN)
+    voter = site.accounts().add_user("voter@example.org").id
+    for paper_id in ("2612.00001", "2612.00002", "2612.10004"):  # trending: two on attention, one on reefs
+        site.votes().mark(voter, paper_id, Mark.UPVOTE, True, "192.0.2.1")
+    site.index_follower().catch_up()
+    site.subscriptions().subscribe_reader(user_id, ANN, Preferences(("coral reef",)))
+
+    page = client.get("/for-you")
+    assert page.status_code == 200 and "those in the categories and searches you follow first" in page.text
+    listed = list(dict.fromkeys(re.findall(r'href="/papers/(2612\.\d{5})"', page.text)))
+    assert listed[:6] == ["2612.10004", "2612.10001", "2612.10002", "2612.10003", "2612.10005", "2612.10006"]
+    assert set(listed[6:8]) == {"2612.00001", "2612.00002"}
