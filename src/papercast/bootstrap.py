@@ -349,8 +349,9 @@ class Papercast:
         subscriptions = self.subscriptions()
         with self._accounts_lock:
             if self._digests is None or picks is not None:
-                picks = picks or RecommendedPicks(self.recommendations())
-                self._digests = build_digests(self, subscriptions, picks)
+                recommendations = self.recommendations()
+                picks = picks or RecommendedPicks(recommendations)
+                self._digests = build_digests(self, subscriptions, picks, recommendations.not_interested_path)
             return self._digests
 
     def close(self) -> None:
@@ -439,8 +440,8 @@ def build_votes(papercast: Papercast) -> VoteService:
     return VoteService(papercast.units, store, papercast.papers, papercast.clock, limits, hash_address)
 
 
-def build_digests(papercast: Papercast, subscriptions: SubscriptionService,
-                  picks: PersonalPicks | None) -> DigestService:
+def build_digests(papercast: Papercast, subscriptions: SubscriptionService, picks: PersonalPicks | None,
+                  not_interested: Callable[[int, str], str] | None = None) -> DigestService:
     from papercast.index.follower import LiveKeywordIndex
     from papercast.index.topics import KeywordTopicMatcher
     from papercast.services.digests import DigestPolicy, DigestService
@@ -456,7 +457,8 @@ def build_digests(papercast: Papercast, subscriptions: SubscriptionService,
         papercast.units, SqlDigestStore(engine), subscriptions, SqlSubscriberStore(engine),
         SqlTrendingPapers(SqlPopularityQueries(engine, monotonic=papercast.clock.monotonic)),
         KeywordTopicMatcher(LiveKeywordIndex(papercast.index_follower())), papercast.papers,
-        papercast.mail_queue(), papercast.clock, policy, base_url=s.public_base_url, picks=picks)
+        papercast.mail_queue(), papercast.clock, policy, base_url=s.public_base_url, picks=picks,
+        not_interested=not_interested)
 def build_recommendations(papercast: Papercast, follower: IndexFollower) -> RecommendationService:
     from papercast.domain.recommendations import RecencyBlend
     from papercast.index.follower import LiveKeywordIndex

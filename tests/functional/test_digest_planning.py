@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_string, policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from papercast.settings import Settings
 from papercast.storage.engine import write_transaction
 from papercast.storage.tables import digest_deliveries, mail_outbox, subscribers
 from support.clock import ManualClock
-from support.digests import BASE, daily, import_subscribers, load_catalog
+from support.digests import BASE, daily, import_subscribers, load_catalog, outbox_messages, text_of
 
 MORNING = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 
@@ -44,19 +43,6 @@ def papercast(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator
     load_catalog(app)
     yield app
     app.close()
-
-
-def outbox_messages(papercast: Papercast) -> dict[str, EmailMessage]:
-    with papercast.engine.connect() as connection:
-        rows = connection.execute(select(mail_outbox.c.recipient, mail_outbox.c.message)
-                                  .where(mail_outbox.c.kind == "digest")).all()
-    return {row[0]: message_from_string(row[1], policy=policy.default) for row in rows}  # type: ignore[misc]
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())
 
 
 def test_each_confirmed_subscriber_gets_one_digest_with_trending_then_topics(papercast: Papercast) -> None:

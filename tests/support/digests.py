@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from email import message_from_string, policy
+from email.message import EmailMessage
+
+from sqlalchemy import select
 
 from papercast.bootstrap import Papercast
 from papercast.domain.papers import Author, ExternalSignal, PaperRecord
 from papercast.domain.subscriber_imports import ImportedSubscriber
 from papercast.domain.subscriptions import Frequency, Preferences, Subscriber
+from papercast.storage.tables import mail_outbox
 
 BASE = "https://papers.example.org"
 DAY = date(2026, 12, 3)  # a Thursday: arXiv announced these at 00:00 UTC
@@ -55,3 +60,17 @@ def import_subscribers(papercast: Papercast, rows: Sequence[tuple[str, Preferenc
 
 def daily(*topics: str, hour: int = 8, zone: str = "UTC") -> Preferences:
     return Preferences(tuple(topics), Frequency.DAILY, hour, zone)
+
+
+def outbox_messages(papercast: Papercast) -> dict[str, EmailMessage]:
+    """The queued digests by recipient, parsed."""
+    with papercast.engine.connect() as connection:
+        rows = connection.execute(select(mail_outbox.c.recipient, mail_outbox.c.message)
+                                  .where(mail_outbox.c.kind == "digest")).all()
+    return {row[0]: message_from_string(row[1], policy=policy.default) for row in rows}  # type: ignore[misc]
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())

@@ -10,7 +10,7 @@ together), never a batch checkpoint: a planner that dies leaves the rest to the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -137,7 +137,8 @@ class DigestService:
     def __init__(self, units: UnitOfWork, store: DigestStore, subscriptions: SubscriptionService,
                  subscribers: SubscriberReading, trending: TrendingSince, topics: TopicMatcher,
                  papers: PaperBatchReader, mail: MailPreparer, clock: Clock, policy: DigestPolicy, *,
-                 base_url: str, picks: PersonalPicks | None = None) -> None:
+                 base_url: str, picks: PersonalPicks | None = None,
+                 not_interested: Callable[[int, str], str] | None = None) -> None:
         self._units = units
         self._store = store
         self._subscriptions = subscriptions
@@ -149,6 +150,8 @@ class DigestService:
         self._clock = clock
         self.policy = policy
         self._picks = picks or NoPicks()
+        # (user id, paper id) -> the path of a signed "not interested" link, for readers with an account
+        self._not_interested = not_interested
         self._list_host = urlsplit(base_url).hostname or "localhost"
 
     # -- planning ------------------------------------------------------------------------------
@@ -264,7 +267,7 @@ class DigestService:
             "weekly": subscriber.preferences.frequency.value == "weekly",
             "date": period.local_start.strftime("%-d %B %Y"), "paper_count": digest.paper_count,
             "sections": [{"kind": section.kind, "title": section.title,
-                          "papers": [paper.as_context() for paper in section.papers]}
+                          "papers": [self._paper_context(subscriber, paper) for paper in section.papers]}
                          for section in digest.sections],
             "topics": list(subscriber.preferences.topics),
             "unsubscribe_url": links.unsubscribe_url, "preferences_url": links.preferences_url,
@@ -274,6 +277,15 @@ class DigestService:
         return MailRequest(to=subscriber.email, template=DIGEST_TEMPLATE, context=context,
                            idempotency_key=digest_key(subscriber.id, period.key), not_after=period.ends_at,
                            headers=headers)
+
+    def _paper_context(self, subscriber: Subscriber, paper: DigestPaper) -> dict[str, str | None]:
+        """A paper's template context; with a signed "not interested" link for a reader with an
+        account (the link needs no sign-in, see RecommendationService.not_interested_path)."""
+        context = paper.as_context()
+        context["not_interested_path"] = (
+            self._not_interested(subscriber.user_id, paper.paper_id)
+            if subscriber.user_id is not None and self._not_interested is not None else None)
+        return context
 
     # -- preview -------------------------------------------------------------------------------
 
