@@ -355,6 +355,8 @@ class Papercast:
             return self._digests
 
     def close(self) -> None:
+        if self._recommendations is not None:
+            self._recommendations.close()
         if self._follower is not None:
             self._follower.close()
         self.engine.dispose()

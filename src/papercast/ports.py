@@ -723,9 +723,11 @@ class CandidateVectors(Protocol):
 
 
 class CandidatePool(Protocol):
-    """The current candidate vectors; reloaded from the database when vectors changed."""
+    """The current candidate vectors, at once; reloaded in the background when vectors changed."""
 
     def current(self) -> CandidateVectors: ...
+
+    def close(self) -> None: ...
 
 
 class RecommendationReads(Protocol):

@@ -99,6 +99,10 @@ class RecommendationService:
         self.settings = settings or RecommendationSettings()
         self._topics = topics
 
+    def close(self) -> None:
+        """Stop the candidate pool's background reloads (the process is shutting down)."""
+        self._pool.close()
+
     # Signals -------------------------------------------------------------------------------
 
     def not_interested(self, user_id: int, raw_paper_id: str, on: bool = True) -> None:
