@@ -131,7 +131,7 @@ def _reload(papercast: Papercast, user_id: int) -> dict[str, Any]:
     """Requests while the candidate vectors reload in the background, and the reload's duration."""
     service = papercast.recommendations()
     pool: Any = service._pool  # the bench looks inside: RecentPapers
-    papercast.ingest.ingest([PaperRecord(paper_id="2612.99999", source="bench", title="One more",
+    papercast.ingest.ingest([PaperRecord(paper_id="2701.00001", source="bench", title="One more",
                                          abstract="A paper that moves the version on.")])
     pool.check_soon()
     started = time.perf_counter()
