@@ -21,8 +21,10 @@ learn). Then:
   10,000 readers would take at that rate. The one-reader refit with `--signals` signals is
   timed on its own too.
 
-Prints one JSON object with the machine. Set OPENBLAS_NUM_THREADS=1 as the worker should: on a
-shared machine BLAS threads fight each other over small matrices (a fit took 10x the CPU).
+Prints one JSON object with the machine and the BLAS threads numpy runs. Set
+OPENBLAS_NUM_THREADS=1 as papercast's own processes have it (importing papercast sets it, but
+this script loads numpy first): on a shared machine BLAS threads fight each other over small
+matrices (a fit took 10x the CPU).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import insert, update
+from threadpoolctl import threadpool_info
 
 from papercast.bootstrap import Papercast, build
 from papercast.domain.papers import PaperRecord
@@ -200,8 +203,9 @@ def _machine() -> dict[str, Any]:
                    if line.startswith("model name"))
     except (OSError, StopIteration):
         cpu = platform.processor()
+    blas_threads = sorted({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
     return {"cpu": cpu, "cores": os.cpu_count(), "load_1m": load[0] if load else None,
-            "python": platform.python_version(), "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
+            "python": platform.python_version(), "blas_threads": blas_threads}
 
 
 if __name__ == "__main__":
