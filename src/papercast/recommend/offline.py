@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from papercast.domain.recommendations import HitReport, SimulatedReader, hit_report
+from papercast.domain.recommendations import EVALUATION_DRAWS, HitReport, SimulatedReader, hit_report
 from papercast.recommend.model import ModelParameters, fit_reader
 
 RECOMMENDERS = ("model", "popularity", "nearest")
@@ -27,12 +27,20 @@ class Catalog:
 
 def evaluate_recommenders(catalog: Catalog, readers: Sequence[SimulatedReader], k: int = 10,
                           parameters: ModelParameters | None = None, seed: int = 0,
-                          ) -> dict[str, HitReport]:
+                          draws: int = EVALUATION_DRAWS) -> dict[str, HitReport]:
     """Hit rate@k and MRR@k of each recommender; the papers a reader liked are never ranked.
+
+    The model's negatives are a random sample of the catalog, so one reader's hit can depend on
+    the draw (on a small catalog, whether the held-out paper itself was drawn as a negative):
+    each reader's model is fitted `draws` times with independent samples and its rates are the
+    mean over all of them, the model's expected rate rather than one draw's luck. The baselines
+    draw nothing and are ranked once.
 
     Popularity is the catalog's stored points plus the likes of the simulated readers of *other*
     queries (judged sets without votes have no popularity of their own; the reader's own query's
     likes would tell the held-out paper away)."""
+    if draws < 1:
+        raise ValueError("at least one draw of negatives is needed")
     parameters = parameters or ModelParameters()
     row_of = {paper_id: row for row, paper_id in enumerate(catalog.ids)}
     popularity = _likes(catalog.ids, readers, row_of) + np.array(
@@ -44,18 +52,18 @@ def evaluate_recommenders(catalog: Catalog, readers: Sequence[SimulatedReader], 
     for reader in readers:
         liked = np.array([row_of[paper_id] for paper_id in reader.liked])
         candidates = np.setdiff1d(np.arange(len(catalog.ids)), liked)
-        background = rng.choice(candidates, size=min(parameters.background, len(candidates)), replace=False)
         vectors = catalog.vectors
-        model = fit_reader(vectors[liked], vectors[:0], vectors[background], parameters)
-        scores = {
-            "model": catalog.vectors[candidates] @ model.weights,
-            "popularity": (popularity - by_query[reader.query_id])[candidates],
-            "nearest": catalog.vectors[candidates] @ catalog.vectors[liked].mean(axis=0),
-        }
-        for name, score in scores.items():
+        scores = [("popularity", (popularity - by_query[reader.query_id])[candidates]),
+                  ("nearest", vectors[candidates] @ vectors[liked].mean(axis=0))]
+        for _ in range(draws):
+            size = min(parameters.background, len(candidates))
+            background = rng.choice(candidates, size=size, replace=False)
+            model = fit_reader(vectors[liked], vectors[:0], vectors[background], parameters)
+            scores.append(("model", vectors[candidates] @ model.weights))
+        for name, score in scores:
             top = candidates[_top(score, k)]
             rankings[name].append(([catalog.ids[row] for row in top], reader.held_out))
-    return {name: hit_report(ranked, k) for name, ranked in rankings.items()}
+    return {name: replace(hit_report(ranked, k), readers=len(readers)) for name, ranked in rankings.items()}
 
 
 def _likes(ids: Sequence[str], readers: Sequence[SimulatedReader], row_of: Mapping[str, int]) -> np.ndarray:
