@@ -103,3 +103,9 @@ def test_text_mode_latex_accents_and_emphasis() -> None:
     assert accents_to_unicode('{\\"u}ber G\\"{o}del \\c{c}a \\v s \\ss') == "über Gödel ça š ß"
     assert text_html("\\emph{a priori} <b>") == "<em>a priori</em> &lt;b&gt;"
     assert text_html("\\emph{<i>x</i>}") == "<em>&lt;i&gt;x&lt;/i&gt;</em>"
+
+
+def test_escaped_special_characters_read_as_themselves_on_the_page() -> None:
+    assert text_html("storage cut by 90\\% at R\\&D, see file\\_name \\#2 for \\$5") == (
+        "storage cut by 90% at R&amp;D, see file_name #2 for $5")
+    assert text_html("a line\\\\%b") == "a line\\\\%b"  # after a line break `%` is not escaped

@@ -56,14 +56,19 @@ _SCRIPT = re.compile(r"(?P<mark>[\^_])(?:\{(?P<braced>[^{}]{1,12})\}|(?P<one>[A-
 _FRACTION = re.compile(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}")
 _MATHBB = re.compile(r"\\mathbb\{([A-Z])\}")
 _SPACES = re.compile(r"\s+")
+# Text-mode escapes of TeX's special characters: `90\%`, `R\&D`, `file\_name`, `\#1`, `\$5`
+# (not after a backslash: `\\` is a line break, and what follows it is its own).
+_ESCAPED = re.compile(r"(?<!\\)\\([%&_#$])")
 
 
 def accents_to_unicode(text: str) -> str:
-    """`Moraz\\'an` → `Morazán`; text without backslashes is returned as it is."""
+    """Text-mode LaTeX as Unicode: `Moraz\\'an` → `Morazán`, `\\ss` → `ß`, `90\\%` → `90%`;
+    text without backslashes is returned as it is."""
     if "\\" not in text:
         return text
     text = _ACCENT.sub(_accented, text)
     text = _LETTER.sub(lambda match: _LETTERS[match.group(1)], text)
+    text = _ESCAPED.sub(r"\1", text)
     return unicodedata.normalize("NFC", text)
 
 
