@@ -6,7 +6,6 @@ empty, and seeding from arXiv ids and BibTeX uses the good entries and reports t
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -14,33 +13,12 @@ import pytest
 
 from papercast.bootstrap import Papercast, build
 from papercast.domain.accounts import UserState
-from papercast.domain.papers import PaperRecord
 from papercast.domain.recommendations import SignalKind
 from papercast.domain.trending import Mark
 from papercast.settings import Settings
 from papercast.worker.tasks import build_worker
 from support.clock import ManualClock
-
-TOPICS = {
-    "graph": "graph neural networks message passing node embeddings over graph structure",
-    "protein": "protein folding structure prediction amino acid sequences and molecular biology",
-    "galaxy": "galaxy formation dark matter halos cosmological simulations of the early universe",
-}
-
-
-def _records(today: date) -> list[PaperRecord]:
-    records = []
-    for topic, words in TOPICS.items():
-        for number in range(1, 9):
-            records.append(PaperRecord(
-                paper_id=f"2612.{list(TOPICS).index(topic)}{number:04d}", source="test",
-                title=f"{topic.title()} study {number}", abstract=f"{words} variant {number} " * 3,
-                categories=("cs.LG",), announced_on=today - timedelta(days=number)))
-    return records
-
-
-def paper(topic: str, number: int) -> str:
-    return f"2612.{list(TOPICS).index(topic)}{number:04d}"
+from support.recommendations import paper, recommendation_site, topic_records
 
 
 @pytest.fixture
@@ -50,13 +28,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def site(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Papercast]:
-    settings = Settings.load(env={}, data_dir=tmp_path, database_url=database_url, embedding_model="hashing",
-                             votes_per_account_per_minute=0, votes_per_address_per_minute=0)
-    papercast = build(settings, clock)
-    assert papercast.ingest.ingest(_records(clock.now().date())).new == 24
-    papercast.embedding_service().catch_up(batch_size=64)
-    yield papercast
-    papercast.close()
+    with recommendation_site(database_url, tmp_path, clock) as papercast:
+        yield papercast
 
 
 def reader(site: Papercast, email: str = "ann@example.org") -> int:
@@ -174,7 +147,7 @@ def test_the_cold_start_lists_the_newest_papers_when_none_has_points_or_a_vector
     settings = Settings.load(env={}, data_dir=tmp_path, database_url=database_url, embedding_model="hashing")
     papercast = build(settings, clock)
     try:
-        papercast.ingest.ingest(_records(clock.now().date())[:3])
+        papercast.ingest.ingest(topic_records(clock.now().date())[:3])
         user_id = reader(papercast)
         result = papercast.recommendations().recommend(user_id, 10)
         assert result.cold and len(result.items) == 3

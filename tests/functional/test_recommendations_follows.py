@@ -7,37 +7,19 @@ newest papers, then everything else, never an empty page."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from papercast.bootstrap import Papercast, build
-from papercast.domain.papers import PaperRecord
+from papercast.bootstrap import Papercast
 from papercast.domain.subscriptions import Frequency, Preferences
 from papercast.domain.trending import Mark
 from papercast.services.subscriptions import ByAccount
-from papercast.settings import Settings
 from papercast.worker.tasks import build_worker
 from support.clock import ManualClock
+from support.recommendations import paper, recommendation_site
 
-TOPICS = {
-    "graph": ("cs.LG", "graph neural networks message passing node embeddings over graph structure"),
-    "protein": ("q-bio.BM", "protein folding structure prediction amino acid sequences molecular biology"),
-    "galaxy": ("astro-ph.GA", "galaxy formation dark matter halos cosmological simulations early universe"),
-}
 ANN = "ann@example.org"
-
-
-def paper(topic: str, number: int) -> str:
-    return f"2612.{list(TOPICS).index(topic)}{number:04d}"
-
-
-def _records(today: date) -> list[PaperRecord]:
-    return [PaperRecord(paper_id=paper(topic, number), source="test", title=f"{topic.title()} study {number}",
-                        abstract=f"{words} variant {number} " * 3, categories=(category,),
-                        announced_on=today - timedelta(days=number))
-            for topic, (category, words) in TOPICS.items() for number in range(1, 9)]
 
 
 @pytest.fixture
@@ -47,14 +29,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def site(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Papercast]:
-    settings = Settings.load(env={}, data_dir=tmp_path, database_url=database_url, embedding_model="hashing",
-                             votes_per_account_per_minute=0, votes_per_address_per_minute=0)
-    papercast = build(settings, clock)
-    assert papercast.ingest.ingest(_records(clock.now().date())).new == 24
-    papercast.embedding_service().catch_up(batch_size=64)
-    papercast.index_follower().catch_up()
-    yield papercast
-    papercast.close()
+    with recommendation_site(database_url, tmp_path, clock, indexed=True) as papercast:
+        yield papercast
 
 
 def follower(site: Papercast, *topics: str, email: str = ANN) -> int:
